@@ -1,0 +1,49 @@
+"""Shoal: run many small ML models — registry, multi-model serving, pipelines and monitoring.
+
+The public Python API. ``shoal.Client`` is imported lazily so ``import shoal`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shoal.errors import (
+    ConflictError,
+    CorruptArtifactError,
+    NotFoundError,
+    ShoalError,
+    UntrustedArtifactError,
+    ValidationError,
+)
+from shoal.registry.refs import ModelRef
+
+if TYPE_CHECKING:
+    from shoal.client import Client
+    from shoal.settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "ConflictError",
+    "CorruptArtifactError",
+    "ModelRef",
+    "NotFoundError",
+    "Settings",
+    "ShoalError",
+    "UntrustedArtifactError",
+    "ValidationError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Client":
+        from shoal.client import Client
+
+        return Client
+    if name == "Settings":
+        from shoal.settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'shoal' has no attribute {name!r}")

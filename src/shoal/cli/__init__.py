@@ -1,0 +1,1 @@
+"""The ``shoal`` command line: ``shoal <noun> <verb>``; the only package that prints."""

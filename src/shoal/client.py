@@ -1,0 +1,226 @@
+"""``shoal.Client``: the Python API over an embedded Shoal (talks to the stores directly)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shoal.registry.importer import ImportReport, import_tree
+from shoal.registry.loader import LoadedVersion
+from shoal.registry.packager import RegistrationRequest
+from shoal.registry.records import (
+    ApprovalStatus,
+    AuditEvent,
+    AuditQuery,
+    JsonScalar,
+    Lineage,
+    ModelQuery,
+    ModelVersion,
+    Page,
+    PageRequest,
+    RegisteredModel,
+    Tenant,
+)
+from shoal.registry.refs import ModelRef
+from shoal.registry.service import PRODUCTION
+from shoal.runtimes.signature import Signature
+from shoal.runtimes.tensors import as_tensors
+from shoal.settings import Settings
+from shoal.wiring import Services, build_services
+
+RefLike = str | ModelRef
+
+
+def _ref(ref: RefLike) -> ModelRef:
+    return ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
+
+
+class Client:
+    """Register, find, load and promote models.
+
+    >>> client = Client(Settings(home="/tmp/shoal"))            # doctest: +SKIP
+    >>> client.create_tenant("acme")                             # doctest: +SKIP
+    >>> client.register("acme/churn", model, sample_input=X[:5]) # doctest: +SKIP
+    >>> client.set_alias("acme/churn:1", "production")           # doctest: +SKIP
+    >>> client.predict("acme/churn", X)                          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        services: Services | None = None,
+        actor: str | None = None,
+    ):
+        self._services = services or build_services(settings or Settings())
+        self._registry = self._services.registry
+        self.actor = actor or self._services.actor
+
+    def close(self) -> None:
+        self._services.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- tenants ---------------------------------------------------------------------------
+
+    def create_tenant(self, name: str, description: str = "") -> Tenant:
+        return self._registry.create_tenant(name, self.actor, description)
+
+    def get_tenant(self, name: str) -> Tenant:
+        return self._registry.get_tenant(name)
+
+    def list_tenants(self, limit: int = 100, cursor: str | None = None) -> Page[Tenant]:
+        return self._registry.list_tenants(PageRequest(limit, cursor))
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register(
+        self,
+        ref: RefLike,
+        model: object | None = None,
+        *,
+        path: str | Path | None = None,
+        format: str | None = None,
+        sample_input: object | None = None,
+        signature: Signature | None = None,
+        params: Mapping[str, JsonScalar] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        lineage: Lineage | None = None,
+        aliases: Sequence[str] = (),
+        approval: ApprovalStatus = ApprovalStatus.PENDING,
+        trust: bool = False,
+        verify: bool = True,
+    ) -> ModelVersion:
+        """Register a new immutable version of ``tenant/model`` from an object or a file."""
+        request = RegistrationRequest(
+            ref=_ref(ref),
+            model=model,
+            path=Path(path) if path is not None else None,
+            format=format,
+            sample_input=sample_input,
+            signature=signature,
+            params=dict(params or {}),
+            metrics=dict(metrics or {}),
+            tags=dict(tags or {}),
+            description=description,
+            lineage=lineage or Lineage(),
+            aliases=tuple(aliases),
+            approval=approval,
+            trust=trust,
+            verify=verify,
+        )
+        return self._registry.register(request, self.actor)
+
+    def register_many(self, requests: Sequence[RegistrationRequest]) -> list[ModelVersion]:
+        """Register several versions in one metadata transaction."""
+        return self._registry.register_many(requests, self.actor)
+
+    def import_tree(
+        self, root: str | Path, trust: bool = False, verify: bool = True, batch_size: int = 500
+    ) -> ImportReport:
+        """Import ``ROOT/<tenant>/<model>/`` folders; see ``shoal.registry.importer``."""
+        return import_tree(
+            Path(root),
+            lambda batch: self._registry.register_many(batch, self.actor),
+            trust=trust,
+            verify=verify,
+            batch_size=batch_size,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_model(self, ref: RefLike) -> RegisteredModel:
+        return self._registry.get_model(_ref(ref))
+
+    def get_version(self, ref: RefLike) -> ModelVersion:
+        """The version ``ref`` names (or the default one: production, latest approved, latest)."""
+        return self._registry.get_version(_ref(ref))
+
+    def list_models(
+        self,
+        tenant: str | None = None,
+        prefix: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[RegisteredModel]:
+        return self._registry.list_models(ModelQuery(tenant, prefix), PageRequest(limit, cursor))
+
+    def iter_models(
+        self, tenant: str | None = None, prefix: str | None = None
+    ) -> Iterator[RegisteredModel]:
+        """Every matching model, page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_models(tenant, prefix, limit=1000, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def list_versions(
+        self, ref: RefLike, limit: int = 100, cursor: str | None = None
+    ) -> Page[ModelVersion]:
+        return self._registry.list_versions(_ref(ref), PageRequest(limit, cursor))
+
+    def history(
+        self,
+        ref: RefLike | None = None,
+        tenant: str | None = None,
+        alias: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[AuditEvent]:
+        """Audit events (registrations, alias moves, approvals, deletions), newest first."""
+        query = AuditQuery(tenant=tenant, alias=alias)
+        if ref is not None:
+            parsed = _ref(ref)
+            query = AuditQuery(parsed.tenant, parsed.model, alias)
+        return self._registry.history(query, PageRequest(limit, cursor))
+
+    # -- using -----------------------------------------------------------------------------
+
+    def load(self, ref: RefLike, trust: bool = False) -> LoadedVersion:
+        """Load the version ``ref`` names; ``trust`` allows pickle artifacts for this call."""
+        return self._services.loader.load(self.get_version(ref), trust=trust)
+
+    def predict(self, ref: RefLike, inputs: object) -> dict[str, NDArray[np.generic]]:
+        """Load and predict in one call (an array, a DataFrame or named arrays)."""
+        return self.load(ref).model.predict(as_tensors(inputs))
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def set_alias(self, ref: RefLike, alias: str) -> AuditEvent:
+        """Point ``alias`` at the version ``ref`` names: promotion."""
+        return self._registry.set_alias(_ref(ref), alias, self.actor)
+
+    def remove_alias(self, ref: RefLike, alias: str) -> AuditEvent:
+        return self._registry.remove_alias(_ref(ref), alias, self.actor)
+
+    def approve(self, ref: RefLike, comment: str = "") -> ModelVersion:
+        return self._registry.set_approval(_ref(ref), ApprovalStatus.APPROVED, self.actor, comment)
+
+    def reject(self, ref: RefLike, comment: str = "") -> ModelVersion:
+        return self._registry.set_approval(_ref(ref), ApprovalStatus.REJECTED, self.actor, comment)
+
+    def rollback(self, ref: RefLike, alias: str = PRODUCTION, to: int | None = None) -> AuditEvent:
+        """Move ``alias`` back to its previous version (or to version ``to``)."""
+        return self._registry.rollback(_ref(ref), self.actor, alias, to)
+
+    def delete(self, ref: RefLike) -> list[ModelVersion]:
+        """Delete a version (``t/m:3``) or a whole model (``t/m``)."""
+        return self._registry.delete(_ref(ref), self.actor)

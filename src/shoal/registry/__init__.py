@@ -1,0 +1,1 @@
+"""The model registry: tenants own models; models have immutable versions, aliases and approvals."""

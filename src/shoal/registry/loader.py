@@ -1,0 +1,60 @@
+"""Loads registered versions: fetch the verified package once into a local cache, then load it."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from shoal.registry import packaging
+from shoal.registry.records import ModelVersion
+from shoal.registry.store import ArtifactStore
+from shoal.runtimes.base import LoadedModel, LoadOptions
+from shoal.runtimes.table import RuntimeTable
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedVersion:
+    """A version and its model in memory."""
+
+    version: ModelVersion
+    model: LoadedModel
+
+
+class ModelLoader:
+    """Materialises packages under ``cache_dir/<digest>/`` (shared by every process) and loads them.
+
+    The cache is keyed by content digest, so a folder never changes once it exists and two
+    versions with the same bytes share it.
+    """
+
+    def __init__(
+        self,
+        artifacts: ArtifactStore,
+        runtimes: RuntimeTable,
+        cache_dir: Path,
+        options: LoadOptions,
+    ):
+        self._artifacts = artifacts
+        self._runtimes = runtimes
+        self._cache_dir = cache_dir
+        self._options = options
+
+    def materialise(self, version: ModelVersion) -> Path:
+        """The local folder holding the unpacked, digest-verified package of ``version``."""
+        folder = self._cache_dir / "packages" / version.artifact.digest
+        if folder.exists():
+            return folder
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self._cache_dir) as tmp:
+            archive = Path(tmp) / f"package{packaging.PACKAGE_SUFFIX}"
+            self._artifacts.copy_to(version.artifact.digest, archive)
+            return packaging.unpack(archive, folder)
+
+    def load(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:
+        """Load ``version``; ``trust`` additionally allows pickle for this one call."""
+        options = self._options
+        if trust and not options.allow_pickle:
+            options = LoadOptions(trusted_types=options.trusted_types, allow_pickle=True)
+        runtime = self._runtimes.get(version.format)
+        return LoadedVersion(version, runtime.load(self.materialise(version), options))

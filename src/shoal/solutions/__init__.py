@@ -1,0 +1,1 @@
+"""Solutions built on the platform: per-tenant log anomaly detection (more to come)."""

@@ -1,0 +1,1 @@
+"""Per-tenant anomaly detection on 5-minute buckets of log/metric counts."""

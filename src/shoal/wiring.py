@@ -1,0 +1,80 @@
+"""The composition root: builds every service from ``Settings``; nothing else reads settings."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from shoal.registry.loader import ModelLoader
+from shoal.registry.packager import Packager
+from shoal.registry.service import RegistryService
+from shoal.registry.store import ArtifactStore, RegistryStore
+from shoal.runtimes.base import LoadOptions
+from shoal.runtimes.table import RuntimeTable
+from shoal.settings import Settings
+from shoal.storage.artifacts import FsspecArtifactStore
+from shoal.storage.engine import create_engine
+from shoal.storage.migrate import upgrade
+from shoal.storage.sql_registry import SqlRegistryStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything the edges (CLI, client, server) call."""
+
+    registry: RegistryService
+    loader: ModelLoader
+    store: RegistryStore
+    artifacts: ArtifactStore
+    runtimes: RuntimeTable
+    engine: Engine
+    actor: str
+    """Who acts by default, as recorded in the audit log."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def artifact_options(settings: Settings) -> Mapping[str, object]:
+    """fsspec storage options for the artifact URL (S3 endpoint and credentials)."""
+    options: dict[str, object] = {}
+    if settings.artifact_endpoint_url:
+        options["client_kwargs"] = {"endpoint_url": settings.artifact_endpoint_url}
+    if settings.artifact_key:
+        options["key"] = settings.artifact_key
+    if settings.artifact_secret is not None:
+        options["secret"] = settings.artifact_secret.get_secret_value()
+    return options
+
+
+def build_services(settings: Settings) -> Services:
+    """Open (and migrate) the metadata store and the artifact store named by ``settings``."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_metadata_url)
+    upgrade(engine)
+    store = SqlRegistryStore(engine)
+    artifacts = FsspecArtifactStore(
+        settings.resolved_artifact_url,
+        staging_dir=settings.home / "staging",
+        storage_options=artifact_options(settings),
+    )
+    runtimes = RuntimeTable()
+    options = LoadOptions(
+        trusted_types=tuple(settings.trusted_types), allow_pickle=settings.allow_pickle
+    )
+    registry = RegistryService(store, Packager(artifacts, runtimes, options))
+    loader = ModelLoader(artifacts, runtimes, settings.cache_dir, options)
+    return Services(registry, loader, store, artifacts, runtimes, engine, default_actor(settings))
+
+
+def default_actor(settings: Settings) -> str:
+    """The configured actor, else the OS user name."""
+    if settings.actor:
+        return settings.actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry inside some containers
+        return "unknown"
