@@ -198,6 +198,10 @@ class Client:
         """Load the version ``ref`` names; ``trust`` allows pickle artifacts for this call."""
         return self._services.loader.load(self.get_version(ref), trust=trust)
 
+    def verify(self, ref: RefLike, trust: bool = False) -> LoadedVersion:
+        """Check the stored artifact against its digest and load it, bypassing the local cache."""
+        return self._services.loader.verify(self.get_version(ref), trust=trust)
+
     def predict(self, ref: RefLike, inputs: object) -> dict[str, NDArray[np.generic]]:
         """Load and predict in one call (an array, a DataFrame or named arrays)."""
         return self.load(ref).model.predict(as_tensors(inputs))

@@ -118,3 +118,26 @@ def test_deleting_asks_unless_told_yes(shoal, model_file: Path) -> None:  # type
     shoal("models", "delete", "acme/churn:1", "--yes")
     assert json.loads(shoal("models", "list", "-o", "json"))["items"][0]["latest_version"] == 1
     shoal("models", "show", "acme/churn:1", code=3)
+
+
+def test_verify_catches_a_corrupt_artifact_with_exit_code_6(  # type: ignore[no-untyped-def]
+    shoal, model_file: Path, tmp_path: Path
+) -> None:
+    shoal("tenants", "create", "acme")
+    shoal(
+        "models",
+        "register",
+        "acme/churn",
+        "--file",
+        str(model_file),
+        "--run-id",
+        "run-7",
+        "--snapshot-id",
+        "snap-1",
+    )
+    version = json.loads(shoal("models", "show", "acme/churn", "-o", "json"))
+    assert version["lineage"] == {"run_id": "run-7", "snapshot_id": "snap-1"}
+    assert "verified" in shoal("models", "verify", "acme/churn:1")
+    [blob] = (tmp_path / "home" / "artifacts").rglob(version["artifact"]["digest"])
+    blob.write_bytes(b"tampered" + blob.read_bytes()[8:])
+    assert "is corrupt: its bytes hash to" in shoal("models", "verify", "acme/churn:1", code=6)

@@ -25,7 +25,7 @@ class ShoalGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ShoalError as exc:
-            errors.print(f"error: {exc}", highlight=False, markup=False)
+            errors.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exit_code(exc)) from exc
 
 

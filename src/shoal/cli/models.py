@@ -22,6 +22,7 @@ from shoal.errors import ValidationError
 from shoal.registry.records import (
     AuditEvent,
     JsonScalar,
+    Lineage,
     ModelVersion,
     RegisteredModel,
     Tenant,
@@ -126,6 +127,8 @@ def register(
     alias: Annotated[
         list[str] | None, typer.Option(help="Alias to point here, repeatable.")
     ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Lineage: the run that made it.")] = None,
+    snapshot_id: Annotated[str | None, typer.Option(help="Lineage: its data snapshot.")] = None,
     trust: Annotated[bool, typer.Option(help="Allow pickle/joblib (runs code on load).")] = False,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
@@ -141,6 +144,7 @@ def register(
         tags=_pairs(tag, "tag"),
         description=description,
         aliases=alias or (),
+        lineage=Lineage(run_id=run_id, snapshot_id=snapshot_id),
         trust=trust,
     )
     _print_version(version, output)
@@ -182,6 +186,20 @@ def _all_tenants(shoal: Client) -> list[Tenant]:
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    ref: RefArgument,
+    trust: Annotated[bool, typer.Option(help="Allow pickle/joblib (runs code on load).")] = False,
+) -> None:
+    """Re-read a version's artifact (sha256 checked) and load it; exit 6 if it is corrupt."""
+    version = client(ctx).verify(ref, trust=trust).version
+    typer.echo(
+        f"{version.ref}: sha256:{version.artifact.digest} verified "
+        f"({version.artifact.size:,} bytes), loads as {version.format}"
+    )
 
 
 @app.command("list")

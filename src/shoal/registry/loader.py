@@ -45,16 +45,33 @@ class ModelLoader:
         folder = self._cache_dir / "packages" / version.artifact.digest
         if folder.exists():
             return folder
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self._cache_dir) as tmp:
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self._ensure_cache()) as tmp:
             archive = Path(tmp) / f"package{packaging.PACKAGE_SUFFIX}"
             self._artifacts.copy_to(version.artifact.digest, archive)
             return packaging.unpack(archive, folder)
 
+    def verify(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:
+        """Re-read the package from the artifact store (digest checked), bypassing the local
+        cache, and load it: proves the stored version is intact and loadable."""
+        with tempfile.TemporaryDirectory(prefix=".verify-", dir=self._ensure_cache()) as tmp:
+            archive = Path(tmp) / f"package{packaging.PACKAGE_SUFFIX}"
+            self._artifacts.copy_to(version.artifact.digest, archive)
+            folder = packaging.unpack(archive, Path(tmp) / "package")
+            runtime = self._runtimes.get(version.format)
+            return LoadedVersion(version, runtime.load(folder, self._options_for(trust)))
+
+    def _ensure_cache(self) -> Path:
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        return self._cache_dir
+
+    def _options_for(self, trust: bool) -> LoadOptions:
+        if trust and not self._options.allow_pickle:
+            return LoadOptions(trusted_types=self._options.trusted_types, allow_pickle=True)
+        return self._options
+
     def load(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:
         """Load ``version``; ``trust`` additionally allows pickle for this one call."""
-        options = self._options
-        if trust and not options.allow_pickle:
-            options = LoadOptions(trusted_types=options.trusted_types, allow_pickle=True)
         runtime = self._runtimes.get(version.format)
-        return LoadedVersion(version, runtime.load(self.materialise(version), options))
+        return LoadedVersion(
+            version, runtime.load(self.materialise(version), self._options_for(trust))
+        )

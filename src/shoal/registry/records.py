@@ -90,6 +90,25 @@ class VersionDraft:
     lineage: Lineage = Lineage()
     approval: ApprovalStatus = ApprovalStatus.PENDING
 
+    def numbered(self, version: int, created_at: datetime | None = None) -> ModelVersion:
+        """The record this draft becomes once the store gives it ``version``."""
+        return ModelVersion(
+            tenant=self.tenant,
+            model=self.model,
+            version=version,
+            format=self.format,
+            artifact=self.artifact,
+            signature=self.signature,
+            created_at=created_at or self.created_at,
+            created_by=self.created_by,
+            params=dict(self.params),
+            metrics=dict(self.metrics),
+            tags=dict(self.tags),
+            description=self.description,
+            lineage=self.lineage,
+            approval=ApprovalStatus(self.approval),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ModelVersion:

@@ -12,6 +12,7 @@ from shoal.registry.packager import Packager, RegistrationRequest
 from shoal.registry.pages import check_page
 from shoal.registry.records import (
     ApprovalStatus,
+    ArtifactInfo,
     AuditAction,
     AuditEvent,
     AuditQuery,
@@ -80,7 +81,7 @@ class RegistryService:
                 drafts.append(self._packager.package(request, actor, self._clock()))
             versions = self._store.add_versions(drafts)
         except BaseException:
-            self._discard(drafts)
+            self._discard([draft.artifact for draft in drafts])
             raise
         for request, version in zip(requests, versions, strict=True):
             for alias in request.aliases:
@@ -96,13 +97,14 @@ class RegistryService:
             return [self.get_version(ModelRef.parse(version.ref)) for version in versions]
         return versions
 
-    def _discard(self, drafts: Sequence[VersionDraft]) -> None:
-        for draft in drafts:
+    def _discard(self, artifacts: Sequence[ArtifactInfo]) -> None:
+        """Delete artifacts that no recorded version refers to (after a failure or a delete)."""
+        for artifact in artifacts:
             try:
-                used = self._store.count_artifact_refs(draft.artifact.digest) > 0
-                self._packager.discard(draft.artifact, still_used=used)
+                used = self._store.count_artifact_refs(artifact.digest) > 0
+                self._packager.discard(artifact, still_used=used)
             except ShoalError:
-                logger.warning("could not remove unused artifact %s", draft.artifact.digest)
+                logger.warning("could not remove unused artifact %s", artifact.digest)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -248,17 +250,5 @@ class RegistryService:
         else:
             self.get_model(ref)
             removed = self._store.remove_model(ref.tenant, ref.model, actor, self._clock())
-        self._discard([_as_draft(version) for version in removed])
+        self._discard([version.artifact for version in removed])
         return removed
-
-
-def _as_draft(version: ModelVersion) -> VersionDraft:
-    return VersionDraft(
-        version.tenant,
-        version.model,
-        version.format,
-        version.artifact,
-        version.signature,
-        version.created_at,
-        version.created_by,
-    )

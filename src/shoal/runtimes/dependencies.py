@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from types import ModuleType
@@ -17,6 +18,7 @@ def install_hint(module: str) -> str:
     return f"pip install 'shoal[{extra}]'" if extra else f"pip install {module}"
 
 
+@functools.cache  # installed packages do not change while a process runs
 def is_installed(module: str) -> bool:
     """Whether ``module`` can be imported, found without importing it (cheap)."""
     try:

@@ -21,6 +21,10 @@ TRUSTED_ROOTS = frozenset({"sklearn", "numpy", "scipy"})
 """Packages whose classes are trusted by default; functions from them are not."""
 
 
+_accepted: set[str] = set()
+"""Type names already accepted by the default rule in this process (see ``load_estimator``)."""
+
+
 def _is_trusted_class(dotted: str) -> bool:
     """Whether ``dotted`` names a class (not a function) in a trusted package.
 
@@ -67,7 +71,17 @@ def untrusted_types(file: Path, options: LoadOptions) -> list[str]:
 def load_estimator(file: Path, options: LoadOptions) -> object:
     """Load a skops file, trusting only what the rule above allows."""
     import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
 
+    # Fast path: auditing a file's types costs about a third of a load, and a server loads the
+    # same few sklearn types over and over. skops itself refuses the file if it needs anything
+    # outside the list, and then the full audit below decides.
+    try:
+        return skops.io.load(file, trusted=sorted(_accepted | set(options.trusted_types)))
+    except UntrustedTypesFoundException:
+        pass
+    except Exception as exc:
+        raise RuntimeLoadError(f"sklearn: cannot load {file}: {exc}") from exc
     needed = _needed_types(file)
     untrusted = _untrusted(needed, options)
     if untrusted:
@@ -77,6 +91,7 @@ def load_estimator(file: Path, options: LoadOptions) -> object:
             "types from the file; if you trust its author, pass them as trusted types, e.g. "
             f"LoadOptions(trusted_types=({names},))"
         )
+    _accepted.update(name for name in needed if _is_trusted_class(name))
     try:
         return skops.io.load(file, trusted=needed)
     except Exception as exc:

@@ -123,22 +123,7 @@ class InMemoryRegistryStore:
             for draft, at in zip(drafts, created, strict=True):
                 state = self._models.setdefault((draft.tenant, draft.model), _ModelState(at))
                 state.latest_version += 1
-                version = ModelVersion(
-                    tenant=draft.tenant,
-                    model=draft.model,
-                    version=state.latest_version,
-                    format=draft.format,
-                    artifact=draft.artifact,
-                    signature=draft.signature,
-                    created_at=at,
-                    created_by=draft.created_by,
-                    params=dict(draft.params),
-                    metrics=dict(draft.metrics),
-                    tags=dict(draft.tags),
-                    description=draft.description,
-                    lineage=draft.lineage,
-                    approval=ApprovalStatus(draft.approval),
-                )
+                version = draft.numbered(state.latest_version, at)
                 state.versions[version.version] = version
                 self._record(
                     at,

@@ -152,7 +152,7 @@ class SqlRegistryStore:
                         number,
                     )
                 )
-                added.append(rows.version_from_draft(draft, number, at))
+                added.append(draft.numbered(number, at))
             conn.execute(sa.insert(model_versions), version_rows)
             conn.execute(sa.insert(audit_events), audit_rows)
         return added

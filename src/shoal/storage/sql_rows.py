@@ -74,26 +74,6 @@ def version_values(
     }
 
 
-def version_from_draft(draft: VersionDraft, version: int, at: datetime) -> ModelVersion:
-    """The record of a version just inserted from ``draft`` (new versions have no aliases)."""
-    return ModelVersion(
-        tenant=draft.tenant,
-        model=draft.model,
-        version=version,
-        format=draft.format,
-        artifact=draft.artifact,
-        signature=draft.signature,
-        created_at=at,
-        created_by=draft.created_by,
-        params=dict(draft.params),
-        metrics=dict(draft.metrics),
-        tags=dict(draft.tags),
-        description=draft.description,
-        lineage=draft.lineage,
-        approval=ApprovalStatus(draft.approval),
-    )
-
-
 def version_record(
     tenant: str, model: str, row: AnyRow, alias_names: Iterable[str] = ()
 ) -> ModelVersion:

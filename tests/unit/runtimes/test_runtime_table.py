@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shoal.errors import RuntimeLoadError, UnsupportedModelError
 from shoal.runtimes import BUILTIN_RUNTIMES, LoadOptions, RuntimeTable
+from shoal.runtimes.dependencies import is_installed
 from shoal.runtimes.sklearn import SklearnRuntime
 
 
@@ -105,6 +106,14 @@ def test_get_returns_one_cached_runtime_per_name():
     table = RuntimeTable()
     assert table.get("sklearn") is table.get("sklearn")
     assert isinstance(table.get("sklearn"), SklearnRuntime)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_install_checks():
+    # is_installed is cached per process; tests that hide a framework need a fresh answer.
+    is_installed.cache_clear()
+    yield
+    is_installed.cache_clear()
 
 
 def test_a_missing_optional_framework_says_which_extra_to_install(monkeypatch, tmp_path):
