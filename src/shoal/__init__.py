@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from shoal.client import Client
     from shoal.settings import Settings
 
-__version__ = "0.1.0"
+from shoal.version import __version__
 
 __all__ = [
     "Client",

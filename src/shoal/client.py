@@ -60,6 +60,11 @@ class Client:
         self._registry = self._services.registry
         self.actor = actor or self._services.actor
 
+    @property
+    def services(self) -> Services:
+        """The services behind this client (the server reuses them)."""
+        return self._services
+
     def close(self) -> None:
         self._services.close()
 

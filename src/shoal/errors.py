@@ -6,13 +6,19 @@
     ├── ValidationError          bad input: a malformed name, ref, signature or argument
     │   ├── InvalidNameError     a tenant/model/alias name that is not allowed
     │   ├── InvalidRefError      a model reference that does not parse
-    │   └── UnsupportedModelError  no runtime can save this object / read this file
+    │   ├── UnsupportedModelError  no runtime can save this object / read this file
+    │   └── PayloadTooLargeError a request body over the size limit
     ├── NotFoundError            something asked for by name does not exist
     ├── ConflictError            it exists already, or the request clashes with current state
     ├── UntrustedArtifactError   loading would run code or types that are not trusted
     ├── ArtifactError            the artifact store failed
     │   └── CorruptArtifactError the bytes read back do not match their digest
     ├── RuntimeLoadError         a model runtime could not save, load or predict
+    │   └── ModelLoadError       the serving cache could not load a model
+    ├── PredictError             a loaded model raised while predicting (that request only)
+    ├── CapacityError            no room now: the memory budget is held by models in use
+    │   ├── ModelTooLargeError   a model bigger than the whole memory budget
+    │   └── CacheFullError       every evictable byte is in use and none was freed in time
     └── StorageError             the metadata store failed
 """
 
@@ -39,6 +45,10 @@ class UnsupportedModelError(ValidationError):
     """No registered runtime knows how to save this object or read this file."""
 
 
+class PayloadTooLargeError(ValidationError):
+    """A request body is larger than the configured limit."""
+
+
 class NotFoundError(ShoalError):
     """A tenant, model, version, alias or artifact does not exist."""
 
@@ -61,6 +71,26 @@ class CorruptArtifactError(ArtifactError):
 
 class RuntimeLoadError(ShoalError):
     """A model runtime failed to save, load or run a model."""
+
+
+class ModelLoadError(RuntimeLoadError):
+    """The serving cache failed to load a model; other models are unaffected."""
+
+
+class PredictError(ShoalError):
+    """A model raised while predicting; only the request that triggered it fails."""
+
+
+class CapacityError(ShoalError):
+    """The memory budget cannot take this model now (everything resident is in use)."""
+
+
+class ModelTooLargeError(CapacityError):
+    """The model alone is larger than the whole memory budget."""
+
+
+class CacheFullError(CapacityError):
+    """Every evictable byte is leased or pinned and none was released in time (a 503)."""
 
 
 class StorageError(ShoalError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     )
     actor: str | None = Field(
         default=None, description="Who is acting, recorded in the audit log; the OS user if unset."
+    )
+    memory_budget: ByteSize = Field(
+        default=ByteSize(1 << 30),
+        description="Bytes of models (measured footprints) the serving cache holds: 1GiB, 512MB.",
+    )
+    inference_threads: int = Field(
+        default=2, ge=1, le=256, description="Threads that run predictions (share one cache)."
+    )
+    max_parallel_loads: int = Field(default=2, ge=1, le=64, description="Concurrent model loads.")
+    max_body_bytes: ByteSize = Field(
+        default=ByteSize(16 << 20), description="Largest inference request body (413 above)."
+    )
+    resolve_ttl_s: float = Field(
+        default=2.0, ge=0, description="How often an alias is re-checked for a new version."
     )
 
     @field_validator("home")

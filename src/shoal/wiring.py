@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -12,8 +13,10 @@ from shoal.registry.loader import ModelLoader
 from shoal.registry.packager import Packager
 from shoal.registry.service import RegistryService
 from shoal.registry.store import ArtifactStore, RegistryStore
-from shoal.runtimes.base import LoadOptions
+from shoal.runtimes.base import LoadedModel, LoadOptions
 from shoal.runtimes.table import RuntimeTable
+from shoal.serving.cache import ModelCache
+from shoal.serving.service import InferenceService
 from shoal.settings import Settings
 from shoal.storage.artifacts import FsspecArtifactStore
 from shoal.storage.engine import create_engine
@@ -68,6 +71,25 @@ def build_services(settings: Settings) -> Services:
     registry = RegistryService(store, Packager(artifacts, runtimes, options))
     loader = ModelLoader(artifacts, runtimes, settings.cache_dir, options)
     return Services(registry, loader, store, artifacts, runtimes, engine, default_actor(settings))
+
+
+def build_inference(settings: Settings, services: Services) -> InferenceService:
+    """The serving stack: a memory-budgeted cache over the registry, predictions on threads."""
+    options = LoadOptions(
+        trusted_types=tuple(settings.trusted_types),
+        allow_pickle=settings.allow_pickle,
+        prefer_fast=True,
+    )
+    loader = ModelLoader(services.artifacts, services.runtimes, settings.cache_dir, options)
+    executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="shoal-predict")
+    cache: ModelCache[LoadedModel] = ModelCache(
+        int(settings.memory_budget),
+        max_parallel_loads=settings.max_parallel_loads,
+        executor=ThreadPoolExecutor(settings.max_parallel_loads, thread_name_prefix="shoal-load"),
+    )
+    return InferenceService(
+        services.registry, loader, cache, executor, resolve_ttl_s=settings.resolve_ttl_s
+    )
 
 
 def default_actor(settings: Settings) -> str:

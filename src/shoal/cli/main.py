@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from shoal import __version__
-from shoal.cli import demo, models, tenants
+from shoal.cli import demo, models, predict, serve, tenants
 from shoal.cli.exits import exit_code
 from shoal.cli.output import errors
 from shoal.cli.state import set_overrides
 from shoal.errors import ShoalError
+from shoal.version import __version__
 
 
 class ShoalGroup(TyperGroup):
@@ -40,6 +40,8 @@ app = typer.Typer(
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.run)
+app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
 
 
 def _version(value: bool) -> None:

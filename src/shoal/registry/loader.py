@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ class ModelLoader:
 
     def _options_for(self, trust: bool) -> LoadOptions:
         if trust and not self._options.allow_pickle:
-            return LoadOptions(trusted_types=self._options.trusted_types, allow_pickle=True)
+            return dataclasses.replace(self._options, allow_pickle=True)
         return self._options
 
     def load(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:

@@ -105,6 +105,7 @@ class Packager:
                 assert request.path is not None
                 runtime.adopt(request.path, folder)
             signature = self._signature(request, runtime, folder)
+            tags = {**request.tags, **self._fast_path(request, runtime, folder)}
             archive = packaging.pack(folder, Path(tmp) / f"package{packaging.PACKAGE_SUFFIX}")
             artifact = self._artifacts.put_file(archive)
         return VersionDraft(
@@ -117,7 +118,7 @@ class Packager:
             created_by=actor,
             params=dict(request.params),
             metrics={key: float(value) for key, value in request.metrics.items()},
-            tags=dict(request.tags),
+            tags=tags,
             description=request.description,
             lineage=request.lineage,
             approval=request.approval,
@@ -140,6 +141,18 @@ class Packager:
         inputs = as_tensors(request.sample_input)
         outputs = loaded.predict(inputs)
         return request.signature or infer_signature(inputs, outputs)
+
+    @staticmethod
+    def _fast_path(
+        request: RegistrationRequest, runtime: ModelRuntime, folder: Path
+    ) -> dict[str, str]:
+        """Store a verified ONNX form of a verified sklearn model; its outcome as tags."""
+        wanted = runtime.name == "sklearn" and request.verify and request.model is not None
+        if not wanted or request.sample_input is None:
+            return {}
+        from shoal.runtimes import fast_path
+
+        return fast_path.attach(request.model, as_tensors(request.sample_input), folder)
 
     @staticmethod
     def _declared_signature(runtime: ModelRuntime, folder: Path) -> Signature:

@@ -21,10 +21,13 @@ class LoadOptions:
     ``trusted_types`` extends the built-in allow-list of the skops loader (full dotted type names);
     ``allow_pickle`` permits formats that run arbitrary code on load (pickle/joblib). Both are
     explicit opt-ins: the defaults load nothing a malicious artifact could use to run code.
+    ``prefer_fast`` uses a verified accelerated form when the package has one (the ONNX graph
+    stored at registration, see ``runtimes.fast_path``) instead of the framework's own.
     """
 
     trusted_types: tuple[str, ...] = ()
     allow_pickle: bool = False
+    prefer_fast: bool = False
 
 
 class LoadedModel(Protocol):

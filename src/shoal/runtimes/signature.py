@@ -72,6 +72,22 @@ DATATYPES: dict[str, str] = {
 
 KNOWN_DATATYPES = frozenset(DATATYPES.values()) | {"BYTES"}
 
+_NUMPY_DTYPES: dict[str, np.dtype[np.generic]] = {
+    name: np.dtype("bool" if key == "b" else f"{key[0]}{key[1:]}")
+    for key, name in DATATYPES.items()
+}
+_NUMPY_DTYPES["BYTES"] = np.dtype(np.object_)
+
+
+def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
+    """The numpy dtype of a V2 datatype (``BYTES`` is an object array of ``bytes``)."""
+    try:
+        return _NUMPY_DTYPES[datatype]
+    except KeyError:
+        raise ValidationError(
+            f"unknown datatype {datatype!r}; use one of {sorted(KNOWN_DATATYPES)}"
+        ) from None
+
 
 def datatype_of(array: NDArray[np.generic]) -> str:
     """The V2 datatype of an array; strings, bytes and objects are ``BYTES``."""

@@ -2,7 +2,8 @@
 
 skops records every type an artifact needs; loading builds only types that are trusted: skops'
 own allow-list, classes from sklearn/numpy/scipy, and those the caller names explicitly. Plain
-pickle is never used, so a malicious file cannot run code on load.
+pickle is never used, so a malicious file cannot run code on load. With
+``LoadOptions(prefer_fast=True)`` a package's verified ONNX form (``fast/``) is served instead.
 """
 
 from __future__ import annotations
@@ -151,6 +152,12 @@ class SklearnRuntime:
         _write_manifest(dest, estimator)
 
     def load(self, path: Path, options: LoadOptions) -> LoadedModel:
+        if options.prefer_fast:
+            from shoal.runtimes.fast_path import load_fast
+
+            fast = load_fast(path, options)
+            if fast is not None:
+                return fast
         estimator = load_estimator(path / MODEL_FILE, options)
         try:
             return EstimatorModel(estimator, self.name)

@@ -1,0 +1,176 @@
+"""Load generation: wrk for throughput and overall latency, a Python client for the hit/miss
+split, and sequential first requests for cold-load latency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+WRK_SCRIPT = Path(__file__).with_name("wrk_zipf.lua")
+CACHE_HEADER = "shoal-cache"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def ensure_wrk() -> str | None:
+    """The wrk binary, installing the Debian package if missing; None (and why) if impossible."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print("wrk is not installed and apt-get is not available: skipping the wrk runs")
+        return None
+    print("wrk not found: apt-get install -y wrk")
+    try:
+        subprocess.run([apt, "install", "-y", "wrk"], check=True, capture_output=True, timeout=300)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        print(f"cannot install wrk ({exc}); skipping the wrk runs")
+        return None
+    return shutil.which("wrk")
+
+
+def run_wrk(
+    wrk: str,
+    base_url: str,
+    paths: Path,
+    body: Path,
+    *,
+    duration_s: int,
+    connections: int,
+    threads: int = 2,
+    offset: int = 0,
+) -> dict[str, float]:
+    """One wrk run; returns the script's JSON plus ``rps``."""
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        base_url,
+        "--",
+        str(paths),
+        str(body),
+        str(offset),
+    ]
+    done = subprocess.run(
+        argv, check=False, capture_output=True, text=True, timeout=duration_s + 60
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result (rc {done.returncode}):\n{done.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(line.removeprefix("WRK_JSON "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+@dataclass
+class SplitResult:
+    """Latencies (ms) of a concurrent Python-client run, by how each request was served."""
+
+    method: str  # "header" or "readiness probe"
+    hit_ms: list[float] = field(default_factory=list)
+    miss_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed_s: float = 0.0
+
+    def figures(self) -> dict[str, float | str]:
+        total = len(self.hit_ms) + len(self.miss_ms)
+        out: dict[str, float | str] = {
+            "method": self.method,
+            "requests": total,
+            "errors": self.errors,
+            "rps": total / self.elapsed_s if self.elapsed_s else 0.0,
+            "hit_ratio": len(self.hit_ms) / total if total else 0.0,
+        }
+        for label, samples in (("hit", self.hit_ms), ("miss", self.miss_ms)):
+            out[f"{label}_count"] = len(samples)
+            for q in (50, 90, 99):
+                out[f"{label}_p{q}_ms"] = percentile(samples, q)
+        return out
+
+
+async def _split(
+    base_url: str,
+    paths: list[str],
+    body: bytes,
+    concurrency: int,
+    duration_s: float,
+    use_header: bool,
+) -> SplitResult:
+    result = SplitResult("header" if use_header else "readiness probe")
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"content-type": "application/json"}
+    cursor = iter(range(10**9))
+    deadline = time.perf_counter() + duration_s
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while time.perf_counter() < deadline:
+            path = paths[next(cursor) % len(paths)]
+            hit = None
+            if not use_header:  # resident right before the request: counted as a hit
+                ready = await client.get(path.removesuffix("/infer") + "/ready")
+                hit = ready.status_code == 200
+            began = time.perf_counter()
+            response = await client.post(path, content=body, headers=headers)
+            elapsed_ms = (time.perf_counter() - began) * 1000
+            if response.status_code != 200:
+                result.errors += 1
+                continue
+            if use_header:
+                hit = response.headers.get(CACHE_HEADER) == "hit"
+            (result.hit_ms if hit else result.miss_ms).append(elapsed_ms)
+
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    result.elapsed_s = time.perf_counter() - began
+    return result
+
+
+def split_run(
+    base_url: str, paths: list[str], body: bytes, concurrency: int, duration_s: float
+) -> SplitResult:
+    """Latency by cache hit and miss: from the ``shoal-cache`` response header when the server
+    sends one, else by probing the model's readiness just before each request (approximate: a
+    model can be loaded or evicted by another request in between)."""
+    probe = httpx.post(base_url + paths[0], content=body, timeout=30.0)
+    use_header = CACHE_HEADER in probe.headers
+    return asyncio.run(_split(base_url, paths, body, concurrency, duration_s, use_header))
+
+
+def cold_loads(base_url: str, paths: list[str], body: bytes) -> list[float]:
+    """Latency (ms) of one request each to models never requested before, one at a time."""
+    out = []
+    with httpx.Client(base_url=base_url, timeout=60.0) as client:
+        for path in paths:
+            began = time.perf_counter()
+            response = client.post(path, content=body, headers={"content-type": "application/json"})
+            elapsed = (time.perf_counter() - began) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+            out.append(elapsed)
+    return out
+
+
+def cache_stats(base_url: str) -> dict[str, float]:
+    response = httpx.get(base_url + "/v2/cache", params={"limit": 0}, timeout=30.0)
+    response.raise_for_status()
+    stats: dict[str, float] = response.json()["stats"]
+    return stats

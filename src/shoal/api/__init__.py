@@ -1,0 +1,1 @@
+"""HTTP edge: routes, request/response codecs and the error-to-status mapping."""

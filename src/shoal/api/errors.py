@@ -1,0 +1,86 @@
+"""Domain errors to HTTP statuses, always with a JSON body ``{"error": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from shoal.api.json import JSONResponse
+from shoal.errors import (
+    CapacityError,
+    ConflictError,
+    CorruptArtifactError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PredictError,
+    RuntimeLoadError,
+    ShoalError,
+    UntrustedArtifactError,
+    ValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS: tuple[tuple[type[ShoalError], int], ...] = (
+    (PayloadTooLargeError, 413),
+    (ValidationError, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (CapacityError, 503),
+    (UntrustedArtifactError, 500),
+    (CorruptArtifactError, 500),
+    (RuntimeLoadError, 500),
+    (PredictError, 500),
+)
+"""First match wins; any other ShoalError is a 500."""
+
+
+def status_of(error: ShoalError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def _shoal_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ShoalError)
+    status = status_of(exc)
+    if status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return error_response(status, str(exc), headers)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+    )
+    return error_response(400, f"invalid request: {details}")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+    return error_response(500, f"internal error: {type(exc).__name__}")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers so every error leaves as JSON with the right status."""
+    app.add_exception_handler(ShoalError, _shoal_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,168 @@
+"""V2 inference routes: server and model metadata, health, infer, and the repository extension.
+
+A Shoal model's V2 name is ``tenant/model`` — two path segments, which is what clients such as
+tritonclient send unescaped (``/v2/models/acme/churn/infer``); ``acme%2Fchurn`` works too. The
+V2 version string is a version number or an alias (``/versions/production/infer``); without one,
+the default version serves (the ``production`` alias, else the latest approved version).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from shoal.api.json import JSONResponse
+from shoal.api.v2.codec import HEADER_LENGTH, decode_request, encode_response
+from shoal.errors import InvalidRefError, PayloadTooLargeError, ValidationError
+from shoal.registry.refs import ModelRef
+from shoal.serving.service import InferenceService
+from shoal.version import __version__
+
+router = APIRouter(prefix="/v2", tags=["inference (V2)"])
+
+EXTENSIONS = ["model_repository", "binary_tensor_data", "shoal_cache"]
+MODEL = "/models/{tenant}/{model}"
+VERSION = "/models/{tenant}/{model}/versions/{version}"
+
+
+def service(request: Request) -> InferenceService:
+    serving: InferenceService = request.app.state.inference
+    return serving
+
+
+def model_ref(tenant: str, model: str, version: str | None = None) -> ModelRef:
+    try:
+        if version is None or version == "":
+            return ModelRef(tenant, model)
+        if version.isdigit():
+            return ModelRef(tenant, model, version=int(version))
+        return ModelRef(tenant, model, alias=version)
+    except ValidationError as exc:
+        raise InvalidRefError(f"model {tenant}/{model} version {version!r}: {exc}") from exc
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes the configured limit."""
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"request body of {int(declared):,} bytes is over the {limit:,} byte limit"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is over the {limit:,} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get("", summary="Server metadata")
+async def server_metadata() -> JSONResponse:
+    return JSONResponse({"name": "shoal", "version": __version__, "extensions": EXTENSIONS})
+
+
+@router.get("/health/live", summary="Server liveness")
+async def live() -> Response:
+    return Response(status_code=200)
+
+
+@router.get("/health/ready", summary="Server readiness")
+async def ready(request: Request) -> Response:
+    return Response(status_code=200 if request.app.state.ready else 503)
+
+
+def _metadata(serving: InferenceService, ref: ModelRef) -> JSONResponse:
+    version = serving.resolve(ref)
+    signature = version.signature
+    return JSONResponse(
+        {
+            "name": ref.name,
+            "versions": [str(version.version)],
+            "platform": f"shoal_{version.format}",
+            "inputs": [spec.to_dict() for spec in signature.inputs],
+            "outputs": [spec.to_dict() for spec in signature.outputs],
+            "parameters": {"approval": version.approval.value, "aliases": list(version.aliases)},
+        }
+    )
+
+
+@router.get(MODEL, summary="Model metadata")
+async def model_metadata(request: Request, tenant: str, model: str) -> JSONResponse:
+    return _metadata(service(request), model_ref(tenant, model))
+
+
+@router.get(VERSION, summary="Model version metadata")
+async def version_metadata(request: Request, tenant: str, model: str, version: str) -> JSONResponse:
+    return _metadata(service(request), model_ref(tenant, model, version))
+
+
+def _ready(serving: InferenceService, ref: ModelRef) -> Response:
+    return Response(status_code=200 if serving.is_ready(ref) else 400)
+
+
+@router.get(MODEL + "/ready", summary="Model readiness (resident in memory)")
+async def model_ready(request: Request, tenant: str, model: str) -> Response:
+    return _ready(service(request), model_ref(tenant, model))
+
+
+@router.get(VERSION + "/ready", summary="Model version readiness")
+async def version_ready(request: Request, tenant: str, model: str, version: str) -> Response:
+    return _ready(service(request), model_ref(tenant, model, version))
+
+
+async def _infer(request: Request, ref: ModelRef) -> Response:
+    body = await read_body(request)
+    header = request.headers.get(HEADER_LENGTH)
+    if header is not None and not header.isdigit():
+        raise ValidationError(f"{HEADER_LENGTH} must be an integer, got {header!r}")
+    decoded = decode_request(body, int(header) if header is not None else None)
+    requested = [output.name for output in decoded.outputs]
+    prediction = await service(request).infer(ref, decoded.inputs, requested)
+    binary = [name for name in prediction.outputs if decoded.binary_by_default]
+    binary += [output.name for output in decoded.outputs if output.binary]
+    content, head = encode_response(
+        ref.name, str(prediction.version.version), decoded.id, prediction.outputs, binary
+    )
+    request.state.cache_hit = prediction.cache_hit
+    if head is None:
+        return Response(content, media_type="application/json")
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Inference-Header-Content-Length": str(head)},
+    )
+
+
+@router.post(MODEL + "/infer", summary="Inference (default version)")
+async def infer(request: Request, tenant: str, model: str) -> Response:
+    return await _infer(request, model_ref(tenant, model))
+
+
+@router.post(VERSION + "/infer", summary="Inference (version number or alias)")
+async def infer_version(request: Request, tenant: str, model: str, version: str) -> Response:
+    return await _infer(request, model_ref(tenant, model, version))
+
+
+@router.post("/repository/index", summary="Models in memory or being served")
+async def repository_index(request: Request) -> JSONResponse:
+    entries = service(request).index()
+    return JSONResponse(
+        [
+            {"name": e.name, "version": str(e.version), "state": e.state, "reason": e.reason}
+            for e in entries
+        ]
+    )
+
+
+@router.post("/repository/models/{tenant}/{model}/load", summary="Load a model now")
+async def repository_load(request: Request, tenant: str, model: str) -> JSONResponse:
+    version = await service(request).load(model_ref(tenant, model))
+    return JSONResponse({"name": f"{tenant}/{model}", "version": str(version.version)})
+
+
+@router.post("/repository/models/{tenant}/{model}/unload", summary="Evict a model now")
+async def repository_unload(request: Request, tenant: str, model: str) -> JSONResponse:
+    version = service(request).unload(model_ref(tenant, model))
+    return JSONResponse({"name": f"{tenant}/{model}", "version": str(version.version)})

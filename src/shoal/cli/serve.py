@@ -1,0 +1,75 @@
+"""``shoal serve``: the multi-model endpoint (Open Inference Protocol V2) under a memory budget."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from shoal.cli.output import console
+from shoal.cli.state import state
+
+logger = logging.getLogger(__name__)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Prediction threads; they share one process and one model cache, so "
+            "each model is resident once [env SHOAL_INFERENCE_THREADS]."
+        ),
+    ] = None,
+    memory_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Bytes of models to keep in memory, e.g. 1GiB [env SHOAL_MEMORY_BUDGET]."
+        ),
+    ] = None,
+    max_body: Annotated[
+        str | None, typer.Option(help="Largest request body, e.g. 16MiB (413 above).")
+    ] = None,
+    restore: Annotated[
+        bool, typer.Option(help="Reload the previous hot set in the background at start.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve every registered model of every tenant from one endpoint."""
+    import uvicorn
+
+    from shoal.server import ServerConfig, create_app
+    from shoal.wiring import build_inference
+
+    cli = state(ctx)
+    overrides = {
+        "inference_threads": workers,
+        "memory_budget": memory_budget,
+        "max_body_bytes": max_body,
+    }
+    cli.overrides.update({k: v for k, v in overrides.items() if v is not None})
+    settings = cli.settings()
+    services = cli.client().services
+    inference = build_inference(settings, services)
+    config = ServerConfig(
+        max_body_bytes=int(settings.max_body_bytes),
+        hot_set_file=settings.cache_dir / "hot-set.json",
+        restore_hot_set=restore,
+    )
+    budget = settings.memory_budget.human_readable()
+    console.print(
+        f"shoal serving on http://{host}:{port}/v2 with a {budget} memory budget and "
+        f"{settings.inference_threads} prediction threads",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(inference, config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

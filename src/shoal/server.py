@@ -1,0 +1,64 @@
+"""``create_app``: one ASGI app serving the V2 inference API over a serving stack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shoal.api import errors, ops
+from shoal.api.v2 import routes as v2
+from shoal.serving.hot_set import HotSet
+from shoal.serving.service import InferenceService
+from shoal.version import __version__
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What the app needs beyond the inference service."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    hot_set_file: Path | None = None
+    hot_set_size: int = 1000
+    restore_hot_set: bool = True
+
+
+def create_app(inference: InferenceService, config: ServerConfig = ServerConfig()) -> FastAPI:
+    """The app; its lifespan restores the last hot set in the background and saves it on exit."""
+    hot_set = HotSet(config.hot_set_file) if config.hot_set_file else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = True
+        restoring: asyncio.Task[int] | None = None
+        if hot_set is not None and config.restore_hot_set:
+            restoring = asyncio.create_task(hot_set.restore(inference))
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            if restoring is not None and not restoring.done():
+                restoring.cancel()
+            if hot_set is not None:
+                hot_set.save(inference.cache.hot_keys(config.hot_set_size))
+
+    app = FastAPI(
+        title="Shoal",
+        version=__version__,
+        description="Many small ML models behind one Open Inference Protocol (V2) endpoint.",
+        lifespan=lifespan,
+    )
+    app.state.inference = inference
+    app.state.max_body_bytes = config.max_body_bytes
+    app.state.ready = False
+    errors.install(app)
+    app.include_router(v2.router)
+    app.include_router(ops.router)
+    return app

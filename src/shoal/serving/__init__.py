@@ -1,0 +1,1 @@
+"""Serving: the model cache that keeps many models resident under a byte budget."""

@@ -1,0 +1,168 @@
+"""The inference service: resolve a reference, lease the model from the cache, validate, predict."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shoal.errors import NotFoundError, PredictError, ShoalError, ValidationError
+from shoal.registry.loader import ModelLoader
+from shoal.registry.records import ModelVersion
+from shoal.registry.refs import ModelRef
+from shoal.registry.service import RegistryService
+from shoal.runtimes.base import LoadedModel, Tensors
+from shoal.serving.cache import CacheStats, ModelCache
+from shoal.serving.routing import RouteInfo, Router
+from shoal.serving.validation import check_inputs, smoke_inputs
+
+logger = logging.getLogger(__name__)
+
+SIZE_HINT_FACTOR = 4
+"""Before a model's first load its footprint is unknown: reserve this many times its package."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What one inference returned, and how it was served."""
+
+    version: ModelVersion
+    outputs: dict[str, NDArray[np.generic]]
+    cache_hit: bool
+    wait_seconds: float
+    predict_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryEntry:
+    """A model of the repository index: what serves it and whether it is in memory."""
+
+    name: str
+    version: int
+    state: str
+    reason: str = ""
+
+
+def cache_key(version: ModelVersion) -> str:
+    return version.ref
+
+
+class InferenceService:
+    """Serves every registered model of every tenant through one memory-budgeted cache."""
+
+    def __init__(
+        self,
+        registry: RegistryService,
+        loader: ModelLoader,
+        cache: ModelCache[LoadedModel],
+        executor: Executor,
+        clock: Callable[[], float] = time.monotonic,
+        resolve_ttl_s: float = 2.0,
+    ):
+        self._registry = registry
+        self._loader = loader
+        self._cache = cache
+        self._executor = executor
+        self._router = Router(registry.get_version, self._warm, clock, resolve_ttl_s)
+
+    @property
+    def cache(self) -> ModelCache[LoadedModel]:
+        return self._cache
+
+    def resolve(self, ref: ModelRef) -> ModelVersion:
+        """The version that serves ``ref`` now."""
+        return self._router.route(ref)
+
+    def _load_fn(self, version: ModelVersion) -> Callable[[], LoadedModel]:
+        return lambda: self._loader.load(version).model
+
+    def _size_hint(self, version: ModelVersion) -> int:
+        return max(version.artifact.size * SIZE_HINT_FACTOR, 64 * 1024)
+
+    async def infer(
+        self, ref: ModelRef, inputs: Tensors, requested: Sequence[str] = ()
+    ) -> Prediction:
+        """Predict with the version ``ref`` resolves to; only this request fails if it raises."""
+        version = self.resolve(ref)
+        checked = check_inputs(version.signature, inputs)
+        lease = await self._cache.lease(
+            cache_key(version), self._load_fn(version), self._size_hint(version)
+        )
+        try:
+            began = time.perf_counter()
+            loop = asyncio.get_running_loop()
+            try:
+                outputs = await loop.run_in_executor(self._executor, lease.model.predict, checked)
+            except ShoalError:
+                raise
+            except Exception as exc:
+                logger.warning("%s raised while predicting: %r", version.ref, exc)
+                raise PredictError(f"model {version.ref} failed to predict: {exc}") from exc
+            predict_seconds = time.perf_counter() - began
+        finally:
+            lease.release()
+        if requested:
+            missing = [name for name in requested if name not in outputs]
+            if missing:
+                raise ValidationError(
+                    f"unknown outputs {missing}; {version.ref} returns {sorted(outputs)}"
+                )
+            outputs = {name: outputs[name] for name in requested}
+        return Prediction(version, outputs, lease.hit, lease.wait_seconds, predict_seconds)
+
+    async def _warm(self, version: ModelVersion) -> None:
+        """Load ``version`` and run one prediction on zeros shaped by its signature."""
+        lease = await self._cache.lease(
+            cache_key(version), self._load_fn(version), self._size_hint(version)
+        )
+        try:
+            sample = smoke_inputs(version.signature)
+            if sample is not None:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, lease.model.predict, sample)
+        finally:
+            lease.release()
+
+    async def load(self, ref: ModelRef) -> ModelVersion:
+        """Load (and smoke-test) the version ``ref`` resolves to (repository ``load``)."""
+        version = self.resolve(ref)
+        await self._warm(version)
+        return version
+
+    def unload(self, ref: ModelRef) -> ModelVersion:
+        """Evict the version ``ref`` resolves to (repository ``unload``)."""
+        version = self.resolve(ref)
+        if not self._cache.evict(cache_key(version)):
+            raise NotFoundError(f"model {version.ref} is not loaded")
+        return version
+
+    def is_ready(self, ref: ModelRef) -> bool:
+        """Whether the version ``ref`` resolves to is resident (per-model readiness)."""
+        return self._cache.is_resident(cache_key(self.resolve(ref)))
+
+    def index(self) -> list[RepositoryEntry]:
+        """Every model in memory or with a route, with its state."""
+        resident = {e.key: e.state for e in self._cache.entries()}
+        out = [
+            RepositoryEntry(key, int(key.rsplit(":", 1)[1]), state.upper())
+            for key, state in sorted(resident.items())
+        ]
+        for route in self._router.routes():
+            for number, reason in route.failures.items():
+                out.append(RepositoryEntry(route.ref, number, "UNAVAILABLE", reason))
+        return out
+
+    def routes(self) -> list[RouteInfo]:
+        return self._router.routes()
+
+    def stats(self) -> CacheStats:
+        return self._cache.stats()
+
+    async def settle(self) -> None:
+        await self._router.settle()

@@ -1,0 +1,102 @@
+"""A real ``shoal serve`` process on 127.0.0.1, driven by tritonclient's HTTP client (unchanged)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from shoal.client import Client
+from shoal.settings import Settings
+
+httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient is a dev dependency")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, LogisticRegression, np.ndarray]]:
+    x = np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32)
+    model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    with Client(Settings(home=tmp_path)) as client:
+        client.create_tenant("acme")
+        client.register("acme/churn", model, sample_input=x[:4], aliases=["production"])
+    port = free_port()
+    env = {**os.environ, "SHOAL_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shoal",
+            "serve",
+            "--port",
+            str(port),
+            "--memory-budget",
+            "64MiB",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    triton = httpclient.InferenceServerClient(url=url)
+    while True:
+        try:
+            if triton.is_server_live():
+                break
+        except Exception:
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"shoal serve did not start:\n{out}")
+            time.sleep(0.2)
+    try:
+        yield url, model, x
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_tritonclient_talks_to_shoal_unchanged(
+    server: tuple[str, LogisticRegression, np.ndarray],
+) -> None:
+    url, model, x = server
+    triton = httpclient.InferenceServerClient(url=url)
+    assert triton.is_server_ready()
+    assert "model_repository" in triton.get_server_metadata()["extensions"]
+    meta = triton.get_model_metadata("acme/churn")
+    assert meta["inputs"][0]["shape"] == [-1, 16]
+
+    inputs = [httpclient.InferInput("input", list(x.shape), "FP32")]
+    inputs[0].set_data_from_numpy(x)  # binary tensor extension, tritonclient's default
+    outputs = [
+        httpclient.InferRequestedOutput("probabilities"),
+        httpclient.InferRequestedOutput("label", binary_data=False),
+    ]
+    result = triton.infer("acme/churn", inputs, outputs=outputs, model_version="production")
+    np.testing.assert_array_equal(result.as_numpy("label"), model.predict(x))
+    np.testing.assert_allclose(result.as_numpy("probabilities"), model.predict_proba(x), atol=1e-6)
+    assert result.get_response()["model_version"] == "1"
+
+    triton.unload_model("acme/churn")
+    assert not triton.is_model_ready("acme/churn")
+    triton.load_model("acme/churn")
+    assert triton.is_model_ready("acme/churn")
+    index = triton.get_model_repository_index()
+    assert any(entry["name"] == "acme/churn:1" for entry in index)
+
+    with pytest.raises(Exception, match="does not exist"):
+        triton.infer("acme/nope", inputs)
