@@ -25,8 +25,9 @@ def shoal(home: Path, *args: str) -> str:
 
 @pytest.mark.slow
 def test_the_demo_trains_registers_and_lists_a_model_per_tenant(tmp_path: Path) -> None:
-    out = shoal(tmp_path, "demo", "--tenants", "12")
+    out = shoal(tmp_path, "demo", "--tenants", "12", "--requests", "300")
     assert "registered 12 versions" in out
+    assert "300 (0)" in out  # every request served, none failed
     assert "bank-2003-03-03-am/log-anomaly@production -> bank-2003-03-03-am/log-anomaly:1" in out
     listing = json.loads(shoal(tmp_path, "models", "list", "--output", "json"))
     assert len(listing["items"]) == 12

@@ -274,3 +274,25 @@ def test_the_hot_set_survives_a_restart(
                 break
             second.portal.call(asyncio.sleep, 0.05)
         assert second.get("/v2/models/acme/churn/ready").status_code == 200
+
+
+def test_a_model_with_named_columns_takes_columns_or_one_matrix(
+    api: TestClient, client: Client, features: NDArray[np.float64]
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(features, columns=["a", "b", "c", "d"])
+    model = fit_classifier(features).fit(frame, (features[:, 0] > 0).astype(int))
+    client.register("acme/named", model, sample_input=frame.head(5))
+    columns = {
+        "inputs": [
+            {"name": n, "datatype": "FP64", "shape": [3], "data": frame[n].head(3).tolist()}
+            for n in "abcd"
+        ]
+    }
+    by_columns = api.post("/v2/models/acme/named/infer", json=columns)
+    by_matrix = api.post("/v2/models/acme/named/infer", json=infer_body(features[:3]))
+    assert by_columns.status_code == by_matrix.status_code == 200, by_matrix.text
+    expected = model.predict(frame.head(3)).tolist()
+    assert outputs_of(by_columns.json())["label"].tolist() == expected
+    assert outputs_of(by_matrix.json())["label"].tolist() == expected

@@ -1,15 +1,17 @@
-"""``shoal demo``: per-tenant anomaly detectors on real 5-minute data, registered and listed."""
+"""``shoal demo``: per-tenant anomaly detectors on real 5-minute data, registered and served."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.progress import Progress
 
 from shoal.cli.output import console, print_rows
-from shoal.cli.state import client
+from shoal.cli.state import client, state
 from shoal.client import Client
 from shoal.registry.packager import RegistrationRequest
 from shoal.registry.records import ApprovalStatus
@@ -37,9 +39,14 @@ def run(
     ctx: typer.Context,
     tenants: Annotated[int, typer.Option(help="How many tenants (1-328).", min=1, max=328)] = 300,
     seed: Annotated[int, typer.Option(help="Random seed for models and injected anomalies.")] = 7,
+    requests: Annotated[
+        int, typer.Option(help="Inference requests to send (0: do not serve).", min=0)
+    ] = 3000,
+    memory_budget: Annotated[
+        str, typer.Option(help="The server's model memory budget (small, to show eviction).")
+    ] = "32MiB",
 ) -> None:
-    """Train an anomaly detector per tenant on real data, register them all, and list them."""
-    import numpy as np
+    """Train a detector per tenant on real data, register them all, then serve them traffic."""
 
     from shoal.solutions.anomaly.bank_calls import load_bank_calls, tenant_streams
     from shoal.solutions.anomaly.detector import inject_anomalies, score_detector, train_detector
@@ -108,6 +115,7 @@ def run(
     lookup_ms = (time.perf_counter() - began) / lookups * 1000
     injected, labels = inject_anomalies(streams[names[0]], rng)
     flags = shoal.predict(example, bucket_features(injected))["label"]
+    rows_by_tenant = [bucket_features(streams[name]).to_numpy() for name in names]
     console.print(
         f"registered {registered} versions in {register_seconds:.1f} s "
         f"({registered / max(register_seconds, 1e-9):.0f}/s; training took {train_seconds:.1f} s)\n"
@@ -115,4 +123,59 @@ def run(
         f"{example} -> {version.ref} (alias lookup {lookup_ms:.2f} ms); it flags "
         f"{int((flags == -1).sum())} of {len(flags)} buckets, {int(labels.sum())} were injected",
         highlight=False,
+    )
+    if requests:
+        _serve_and_drive(
+            state(ctx).settings().home, names, rows_by_tenant, requests, memory_budget, seed
+        )
+
+
+def _serve_and_drive(
+    home: Path,
+    names: list[str],
+    rows_by_tenant: list[np.ndarray],
+    requests: int,
+    memory_budget: str,
+    seed: int,
+) -> None:
+    """Serve every tenant's detector from one process and send it Zipf traffic of real rows."""
+    from shoal.cli.demo_traffic import percentile, running_server, send_traffic, zipf_picks
+
+    rng = np.random.default_rng(seed)
+    picks = zipf_picks(requests, len(names), s=1.1, seed=seed)
+    paths = [f"/v2/models/{names[i]}/{MODEL}/infer" for i in picks]
+    rows = [rows_by_tenant[i][rng.integers(len(rows_by_tenant[i]))].tolist() for i in picks]
+    console.print(
+        f"\n[bold]Serving[/bold] all {len(names)} detectors from one `shoal serve` process with a "
+        f"{memory_budget} memory budget; sending {requests:,} requests (Zipf s=1.1 over "
+        "tenants, 8 concurrent, one real 5-minute bucket each)",
+        highlight=False,
+    )
+    with running_server(home, memory_budget) as url:
+        report = send_traffic(url, paths, rows)
+    hits, misses = report.latency_ms["hit"], report.latency_ms["miss"]
+    cache = report.cache
+    print_rows(
+        "Serving",
+        ["figure", "value"],
+        [
+            ["requests (errors)", f"{report.requests:,} ({report.errors})"],
+            ["throughput", f"{report.requests / max(report.seconds, 1e-9):,.0f} req/s"],
+            [
+                "cache hits: p50 / p99",
+                f"{len(hits):,}: {percentile(hits, 50):.1f} / {percentile(hits, 99):.1f} ms",
+            ],
+            [
+                "cache misses (loads): p50 / p99",
+                f"{len(misses):,}: {percentile(misses, 50):.1f} / {percentile(misses, 99):.1f} ms",
+            ],
+            [
+                "resident models / bytes",
+                f"{cache['resident_models']} / "
+                f"{int(str(cache['resident_bytes'])) / 2**20:.1f} MiB of "
+                f"{int(str(cache['budget_bytes'])) / 2**20:.0f} MiB",
+            ],
+            ["evictions", str(cache["evictions"])],
+            ["buckets flagged anomalous", f"{report.flagged:,}"],
+        ],
     )

@@ -38,21 +38,35 @@ def _cast(spec: TensorSpec, array: NDArray[np.generic]) -> NDArray[np.generic]:
     return array.astype(numpy_dtype(spec.datatype))
 
 
+def _is_column_matrix(signature: Signature, name: str, array: NDArray[np.generic]) -> bool:
+    specs = signature.inputs
+    return (
+        len(specs) > 1
+        and name not in {spec.name for spec in specs}
+        and array.ndim == 2
+        and array.shape[1] == len(specs)
+        and all(len(spec.shape) == 1 for spec in specs)
+    )
+
+
 def check_inputs(
     signature: Signature, inputs: Mapping[str, NDArray[np.generic]]
 ) -> dict[str, NDArray[np.generic]]:
     """The inputs, cast where safe; ``ValidationError`` names what the signature expects.
 
     A version registered without a signature accepts anything (its runtime will complain).
-    A model with one declared input also accepts one tensor under another name.
+    A model with one declared input also accepts one tensor under another name, and a model
+    with one 1-D input per feature column also accepts a single ``[n, columns]`` matrix.
     """
     if not signature.inputs:
         return dict(inputs)
     expected = "; ".join(_expects(spec) for spec in signature.inputs)
-    if len(signature.inputs) == 1 and len(inputs) == 1:
+    if len(inputs) == 1:
         [(name, only)] = inputs.items()
-        if name != signature.inputs[0].name:
+        if len(signature.inputs) == 1 and name != signature.inputs[0].name:
             inputs = {signature.inputs[0].name: only}
+        elif _is_column_matrix(signature, name, only):
+            inputs = {spec.name: only[:, i] for i, spec in enumerate(signature.inputs)}
     out: dict[str, NDArray[np.generic]] = {}
     for spec in signature.inputs:
         if spec.name not in inputs:

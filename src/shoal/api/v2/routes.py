@@ -20,6 +20,8 @@ from shoal.version import __version__
 router = APIRouter(prefix="/v2", tags=["inference (V2)"])
 
 EXTENSIONS = ["model_repository", "binary_tensor_data", "shoal_cache"]
+CACHE_HEADER = "Shoal-Cache"
+"""Response header: ``hit`` if the model was resident, ``miss`` if the request waited for a load."""
 MODEL = "/models/{tenant}/{model}"
 VERSION = "/models/{tenant}/{model}/versions/{version}"
 
@@ -125,14 +127,11 @@ async def _infer(request: Request, ref: ModelRef) -> Response:
     content, head = encode_response(
         ref.name, str(prediction.version.version), decoded.id, prediction.outputs, binary
     )
-    request.state.cache_hit = prediction.cache_hit
+    headers = {CACHE_HEADER: "hit" if prediction.cache_hit else "miss"}
     if head is None:
-        return Response(content, media_type="application/json")
-    return Response(
-        content,
-        media_type="application/octet-stream",
-        headers={"Inference-Header-Content-Length": str(head)},
-    )
+        return Response(content, media_type="application/json", headers=headers)
+    headers["Inference-Header-Content-Length"] = str(head)
+    return Response(content, media_type="application/octet-stream", headers=headers)
 
 
 @router.post(MODEL + "/infer", summary="Inference (default version)")
