@@ -199,6 +199,7 @@ def run_n(
             "tenants_s": reg.tenants_s,
             "base_models_s": reg.base_s,
             "copies_s": reg.copies_s,
+            "fast_path_by_kind": reg.fast_path,
             "artifact_bytes_by_kind": report.sizes_by_kind(reg.kinds, reg.artifact_bytes),
         },
     }

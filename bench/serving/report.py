@@ -170,6 +170,8 @@ def print_n(result: dict[str, Any], args: argparse.Namespace) -> None:
         "package size by kind (median)",
         ", ".join(f"{k} {v / 1e3:,.0f} kB" for k, v in sizes.items()),
     )
+    fast = result["registration"]["fast_path_by_kind"]
+    _line("fast path (registry tag) by kind", ", ".join(f"{k} {v}" for k, v in fast.items()))
     print(f"  ({MLSERVER_REFERENCE})")
     _targets(s, ml, budget)
 

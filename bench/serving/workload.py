@@ -55,6 +55,7 @@ class Registered:
     base_s: float
     copies_s: float
     mode: str
+    fast_path: dict[str, str]  # kind -> the registry's fast_path tag(s) of its models
 
     @property
     def total_s(self) -> float:
@@ -106,17 +107,18 @@ def register(client: Client, n: int, pool: list[BaseModel], mode: str) -> Regist
     tenants_s = time.perf_counter() - began
     kinds = [pool[i % len(pool)].kind for i in range(n)]
     if mode == "shared":
-        sizes, base_s, copies_s = _register_shared(client, n, pool)
+        sizes, base_s, copies_s, fast = _register_shared(client, n, pool)
     elif mode == "distinct":
         sizes, base_s, copies_s = _register_distinct(client, n, pool)
+        fast = dict.fromkeys(KINDS, "none (verify=False)")
     else:
         raise ValueError(f"unknown registration mode {mode!r}")
-    return Registered(tenants, kinds, sizes, tenants_s, base_s, copies_s, mode)
+    return Registered(tenants, kinds, sizes, tenants_s, base_s, copies_s, mode, fast)
 
 
 def _register_shared(
     client: Client, n: int, pool: list[BaseModel]
-) -> tuple[list[int], float, float]:
+) -> tuple[list[int], float, float, dict[str, str]]:
     began = time.perf_counter()
     bases: list[ModelVersion] = client.register_many(
         [
@@ -149,7 +151,10 @@ def _register_shared(
         store.add_versions(drafts)
     copies_s = time.perf_counter() - began
     sizes = [bases[i % len(pool)].artifact.size for i in range(n)]
-    return sizes, base_s, copies_s
+    tags: dict[str, set[str]] = {}
+    for i, base in enumerate(bases):
+        tags.setdefault(pool[i].kind, set()).add(base.tags.get("fast_path", "none"))
+    return sizes, base_s, copies_s, {kind: ",".join(sorted(v)) for kind, v in tags.items()}
 
 
 def _register_distinct(

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from shoal.api import errors, ops
 from shoal.api.v2 import routes as v2
+from shoal.registry.refs import ModelRef
 from shoal.serving.hot_set import HotSet
 from shoal.serving.service import InferenceService
 from shoal.version import __version__
@@ -28,6 +29,8 @@ class ServerConfig:
     hot_set_file: Path | None = None
     hot_set_size: int = 1000
     restore_hot_set: bool = True
+    pinned: tuple[ModelRef, ...] = ()
+    """Models loaded at start and never evicted (``shoal serve --pin``)."""
 
 
 def create_app(inference: InferenceService, config: ServerConfig = ServerConfig()) -> FastAPI:
@@ -37,6 +40,8 @@ def create_app(inference: InferenceService, config: ServerConfig = ServerConfig(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ready = True
+        for ref in config.pinned:  # before traffic: a pin that cannot load is a start-up error
+            await inference.pin(ref)
         restoring: asyncio.Task[int] | None = None
         if hot_set is not None and config.restore_hot_set:
             restoring = asyncio.create_task(hot_set.restore(inference))

@@ -141,3 +141,47 @@ def test_verify_catches_a_corrupt_artifact_with_exit_code_6(  # type: ignore[no-
     [blob] = (tmp_path / "home" / "artifacts").rglob(version["artifact"]["digest"])
     blob.write_bytes(b"tampered" + blob.read_bytes()[8:])
     assert "is corrupt: its bytes hash to" in shoal("models", "verify", "acme/churn:1", code=6)
+
+
+def test_batch_scoring_writes_one_prediction_per_row(  # type: ignore[no-untyped-def]
+    shoal, tmp_path: Path
+) -> None:
+    x = np.random.default_rng(5).normal(size=(1000, 3))
+    model = fit_classifier(x)
+    dump(model, tmp_path / "m.skops")
+    pd.DataFrame(x[:5], columns=["a", "b", "c"]).to_csv(tmp_path / "sample.csv", index=False)
+    pd.DataFrame(x, columns=["a", "b", "c"]).to_parquet(tmp_path / "in.parquet")
+    shoal("tenants", "create", "acme")
+    shoal(
+        "models",
+        "register",
+        "acme/churn",
+        "--file",
+        str(tmp_path / "m.skops"),
+        "--sample",
+        str(tmp_path / "sample.csv"),
+    )
+    out = shoal(
+        "predict",
+        "acme/churn",
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunk-rows",
+        "300",
+        "--keep-columns",
+    )
+    assert "scored 1,000 rows" in out
+    scored = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(scored.columns) == ["a", "b", "c", "label", "probabilities_0", "probabilities_1"]
+    np.testing.assert_array_equal(scored["label"], model.predict(x))
+    shoal(
+        "predict",
+        "acme/churn",
+        "--input",
+        str(tmp_path / "missing.parquet"),
+        "--output",
+        str(tmp_path / "o.parquet"),
+        code=2,
+    )

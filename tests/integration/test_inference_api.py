@@ -296,3 +296,18 @@ def test_a_model_with_named_columns_takes_columns_or_one_matrix(
     expected = model.predict(frame.head(3)).tolist()
     assert outputs_of(by_columns.json())["label"].tolist() == expected
     assert outputs_of(by_matrix.json())["label"].tolist() == expected
+
+
+def test_pinned_models_are_loaded_at_start_and_never_evicted(
+    client: Client, settings: Settings, features: NDArray[np.float64]
+) -> None:
+    from shoal.registry.refs import ModelRef
+
+    client.register("acme/churn", fit_classifier(features), sample_input=features[:5])
+    config = ServerConfig(pinned=(ModelRef("acme", "churn"),))
+    inference = build_inference(settings, client.services)
+    with TestClient(create_app(inference, config)) as api:
+        assert api.get("/v2/models/acme/churn/ready").status_code == 200
+        [entry] = api.get("/v2/cache").json()["entries"]
+        assert entry["pinned"] is True
+        assert inference.cache.hot_keys(10) == ["acme/churn:1"]

@@ -9,6 +9,7 @@ import typer
 
 from shoal.cli.output import console
 from shoal.cli.state import state
+from shoal.registry.refs import ModelRef
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ def serve(
     restore: Annotated[
         bool, typer.Option(help="Reload the previous hot set in the background at start.")
     ] = True,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option(help="Keep this model always resident (t/m, t/m@alias), repeatable."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve every registered model of every tenant from one endpoint."""
@@ -58,6 +63,7 @@ def serve(
         max_body_bytes=int(settings.max_body_bytes),
         hot_set_file=settings.cache_dir / "hot-set.json",
         restore_hot_set=restore,
+        pinned=tuple(ModelRef.parse(ref) for ref in pin or ()),
     )
     budget = settings.memory_budget.human_readable()
     console.print(

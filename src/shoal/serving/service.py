@@ -135,6 +135,14 @@ class InferenceService:
         await self._warm(version)
         return version
 
+    async def pin(self, ref: ModelRef) -> ModelVersion:
+        """Load the version ``ref`` resolves to and keep it resident until unpinned."""
+        version = self.resolve(ref)
+        await self._cache.preload(
+            cache_key(version), self._load_fn(version), self._size_hint(version), pin=True
+        )
+        return version
+
     def unload(self, ref: ModelRef) -> ModelVersion:
         """Evict the version ``ref`` resolves to (repository ``unload``)."""
         version = self.resolve(ref)
