@@ -1,10 +1,5 @@
 """A real ``shoal serve`` process on 127.0.0.1, driven by tritonclient's HTTP client (unchanged)."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,16 +7,11 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from shoal.cli.demo_traffic import running_server
 from shoal.client import Client
 from shoal.settings import Settings
 
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient is a dev dependency")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -31,42 +21,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, LogisticRegression, np.ndarray
     with Client(Settings(home=tmp_path)) as client:
         client.create_tenant("acme")
         client.register("acme/churn", model, sample_input=x[:4], aliases=["production"])
-    port = free_port()
-    env = {**os.environ, "SHOAL_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shoal",
-            "serve",
-            "--port",
-            str(port),
-            "--memory-budget",
-            "64MiB",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    triton = httpclient.InferenceServerClient(url=url)
-    while True:
-        try:
-            if triton.is_server_live():
-                break
-        except Exception:
-            if process.poll() is not None or time.monotonic() > deadline:
-                out = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"shoal serve did not start:\n{out}")
-            time.sleep(0.2)
-    try:
-        yield url, model, x
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_server(tmp_path, "64MiB") as url:  # `python -m shoal serve` as a process
+        yield url.removeprefix("http://"), model, x
 
 
 @pytest.mark.slow
