@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from shoal.api import errors, ops
 from shoal.api.v2 import routes as v2
+from shoal.api.v2.shortcut import InferShortcut
 from shoal.registry.refs import ModelRef
 from shoal.serving.hot_set import HotSet
 from shoal.serving.service import InferenceService
@@ -64,6 +65,7 @@ def create_app(inference: InferenceService, config: ServerConfig = ServerConfig(
     app.state.max_body_bytes = config.max_body_bytes
     app.state.ready = False
     errors.install(app)
+    app.add_middleware(InferShortcut)
     app.include_router(v2.router)
     app.include_router(ops.router)
     return app

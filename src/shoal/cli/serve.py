@@ -77,5 +77,7 @@ def serve(
         port=port,
         log_level=log_level,
         access_log=False,
+        proxy_headers=False,  # 127.0.0.1 by default; trust X-Forwarded-* only behind a proxy
+        server_header=False,
         timeout_graceful_shutdown=10,
     )

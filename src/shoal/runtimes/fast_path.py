@@ -275,8 +275,11 @@ def attach(model: object, sample: Tensors, folder: Path) -> dict[str, str]:
 class FastModel:
     """A verified ONNX graph behind ``LoadedModel``, shaped like the sklearn runtime's outputs."""
 
-    def __init__(self, session: object, meta: Mapping[str, object], file: Path) -> None:
+    def __init__(
+        self, session: object, meta: Mapping[str, object], file: Path, native_bytes: int
+    ) -> None:
         self._session = session
+        self._native_bytes = native_bytes
         (graph_input,) = session.get_inputs()  # type: ignore[attr-defined]
         self._input_name: str = graph_input.name
         self._input_dtype = np.dtype(str(meta["input_dtype"]))
@@ -298,12 +301,9 @@ class FastModel:
         return self._session
 
     def native_bytes(self) -> int:
-        """Estimated native memory of the session: the ONNX file size.
-
-        onnxruntime keeps the graph's weights (tree nodes, coefficients) in native buffers of about
-        the file's size; its arena and per-run scratch are not counted.
-        """
-        return self._file.stat().st_size
+        """The native heap the onnxruntime session took when it was created (tree nodes,
+        weights, kernels), measured by ``native_memory``; a tree ensemble holds ~6x its file."""
+        return self._native_bytes
 
     def predict(self, inputs: Tensors) -> dict[str, NDArray[np.generic]]:
         matrix = to_matrix(inputs, self._feature_names)
@@ -332,11 +332,12 @@ def load_fast(folder: Path, options: LoadOptions) -> LoadedModel | None:
     file = folder / FAST_DIR / MODEL_FILE
     if not file.is_file():
         return None
-    from shoal.runtimes.onnx import _open_session
+    from shoal.runtimes.onnx import open_session
 
     try:
         meta = json.loads((folder / FAST_DIR / META_FILE).read_text(encoding="utf-8"))
-        return FastModel(_open_session(file), meta, file)
+        session, native = open_session(file)
+        return FastModel(session, meta, file, native)
     except (OSError, ValueError, KeyError, TypeError, AssertionError, RuntimeLoadError) as exc:
         logger.warning("fast path of %s unusable, using the sklearn path: %s", folder, exc)
         return None

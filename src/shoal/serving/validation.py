@@ -19,6 +19,10 @@ def _expects(spec: TensorSpec) -> str:
     return f"{spec.name!r} as {spec.datatype} [{dims}]"
 
 
+def _all_expected(signature: Signature) -> str:
+    return "; ".join(_expects(spec) for spec in signature.inputs)
+
+
 def _accepts(spec: TensorSpec, array: NDArray[np.generic]) -> bool:
     if spec.datatype == "BYTES":
         return array.dtype.kind in "OUS"
@@ -60,7 +64,6 @@ def check_inputs(
     """
     if not signature.inputs:
         return dict(inputs)
-    expected = "; ".join(_expects(spec) for spec in signature.inputs)
     if len(inputs) == 1:
         [(name, only)] = inputs.items()
         if len(signature.inputs) == 1 and name != signature.inputs[0].name:
@@ -70,7 +73,9 @@ def check_inputs(
     out: dict[str, NDArray[np.generic]] = {}
     for spec in signature.inputs:
         if spec.name not in inputs:
-            raise ValidationError(f"missing input {spec.name!r}; the model expects {expected}")
+            raise ValidationError(
+                f"missing input {spec.name!r}; the model expects {_all_expected(signature)}"
+            )
         array = inputs[spec.name]
         if not _accepts(spec, array):
             raise ValidationError(
@@ -84,7 +89,9 @@ def check_inputs(
         out[spec.name] = _cast(spec, array)
     unknown = sorted(set(inputs) - set(out))
     if unknown:
-        raise ValidationError(f"unknown inputs {unknown}; the model expects {expected}")
+        raise ValidationError(
+            f"unknown inputs {unknown}; the model expects {_all_expected(signature)}"
+        )
     return out
 
 

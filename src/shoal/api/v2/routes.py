@@ -11,7 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from shoal.api.json import JSONResponse
-from shoal.api.v2.codec import HEADER_LENGTH, decode_request, encode_response
+from shoal.api.v2.codec import HEADER_LENGTH
+from shoal.api.v2.inference import answer
 from shoal.errors import InvalidRefError, PayloadTooLargeError, ValidationError
 from shoal.registry.refs import ModelRef
 from shoal.serving.service import InferenceService
@@ -20,8 +21,6 @@ from shoal.version import __version__
 router = APIRouter(prefix="/v2", tags=["inference (V2)"])
 
 EXTENSIONS = ["model_repository", "binary_tensor_data", "shoal_cache"]
-CACHE_HEADER = "Shoal-Cache"
-"""Response header: ``hit`` if the model was resident, ``miss`` if the request waited for a load."""
 MODEL = "/models/{tenant}/{model}"
 VERSION = "/models/{tenant}/{model}/versions/{version}"
 
@@ -115,23 +114,11 @@ async def version_ready(request: Request, tenant: str, model: str, version: str)
 
 
 async def _infer(request: Request, ref: ModelRef) -> Response:
+    # Served by ``shortcut.InferShortcut`` in a running server; kept for the OpenAPI schema and
+    # for apps built without the shortcut.
     body = await read_body(request)
-    header = request.headers.get(HEADER_LENGTH)
-    if header is not None and not header.isdigit():
-        raise ValidationError(f"{HEADER_LENGTH} must be an integer, got {header!r}")
-    decoded = decode_request(body, int(header) if header is not None else None)
-    requested = [output.name for output in decoded.outputs]
-    prediction = await service(request).infer(ref, decoded.inputs, requested)
-    binary = [name for name in prediction.outputs if decoded.binary_by_default]
-    binary += [output.name for output in decoded.outputs if output.binary]
-    content, head = encode_response(
-        ref.name, str(prediction.version.version), decoded.id, prediction.outputs, binary
-    )
-    headers = {CACHE_HEADER: "hit" if prediction.cache_hit else "miss"}
-    if head is None:
-        return Response(content, media_type="application/json", headers=headers)
-    headers["Inference-Header-Content-Length"] = str(head)
-    return Response(content, media_type="application/octet-stream", headers=headers)
+    reply = await answer(service(request), ref, body, request.headers.get(HEADER_LENGTH))
+    return Response(reply.body, media_type=reply.media_type, headers=reply.headers)
 
 
 @router.post(MODEL + "/infer", summary="Inference (default version)")

@@ -1,0 +1,41 @@
+"""One inference over HTTP, independent of the framework: body in, status + headers + body out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shoal.api.v2.codec import HEADER_LENGTH, decode_request, encode_response
+from shoal.errors import ValidationError
+from shoal.registry.refs import ModelRef
+from shoal.serving.service import InferenceService
+
+CACHE_HEADER = "Shoal-Cache"
+"""Response header: ``hit`` if the model was resident, ``miss`` if the request waited for a load."""
+
+
+@dataclass(frozen=True, slots=True)
+class InferReply:
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+
+
+async def answer(
+    serving: InferenceService, ref: ModelRef, body: bytes, header_length: str | None
+) -> InferReply:
+    """Decode a V2 request, run it, and encode the V2 response (JSON, or JSON + binary)."""
+    if header_length is not None and not header_length.isdigit():
+        raise ValidationError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}")
+    decoded = decode_request(body, int(header_length) if header_length is not None else None)
+    requested = [output.name for output in decoded.outputs]
+    prediction = await serving.infer(ref, decoded.inputs, requested)
+    binary = [name for name in prediction.outputs if decoded.binary_by_default]
+    binary += [output.name for output in decoded.outputs if output.binary]
+    content, head = encode_response(
+        ref.name, str(prediction.version.version), decoded.id, prediction.outputs, binary
+    )
+    headers = {CACHE_HEADER: "hit" if prediction.cache_hit else "miss"}
+    if head is None:
+        return InferReply(content, "application/json", headers)
+    headers["Inference-Header-Content-Length"] = str(head)
+    return InferReply(content, "application/octet-stream", headers)

@@ -1,0 +1,105 @@
+"""A raw ASGI path for ``POST .../infer``: the hot path skips the framework's routing layers.
+
+Profiling the server under load showed FastAPI's routing, dependency solving (which parses
+cookies on every request) and response plumbing costing more CPU than decoding, predicting and
+encoding together. Inference needs none of it, so this middleware answers infer requests itself,
+with the same codec, service, limits and JSON errors as the FastAPI routes (which stay for the
+OpenAPI schema); every other request goes on to the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from shoal.api.errors import status_of
+from shoal.api.v2.codec import HEADER_LENGTH
+from shoal.api.v2.inference import answer
+from shoal.api.v2.routes import model_ref
+from shoal.errors import PayloadTooLargeError, ShoalError
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+INFER_PATH = re.compile(r"/v2/models/([^/]+)/([^/]+)(?:/versions/([^/]+))?/infer")
+
+
+class InferShortcut:
+    """ASGI middleware: answers V2 infer requests directly, passes everything else on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = INFER_PATH.fullmatch(scope["path"])
+            if match is not None:
+                await self._infer(scope, receive, send, match)
+                return
+        await self.app(scope, receive, send)
+
+    async def _infer(
+        self, scope: Scope, receive: Receive, send: Send, match: re.Match[str]
+    ) -> None:
+        state = scope["app"].state
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = await _read(receive, headers.get("content-length"), state.max_body_bytes)
+            ref = model_ref(*match.groups())
+            reply = await answer(state.inference, ref, body, headers.get(HEADER_LENGTH))
+        except ShoalError as exc:
+            status = status_of(exc)
+            if status >= 500:
+                logger.error("POST %s failed: %s", scope["path"], exc)
+            extra = [(b"retry-after", b"1")] if status == 503 else []
+            await _send(send, status, orjson.dumps({"error": str(exc)}), "application/json", extra)
+            return
+        except Exception:
+            logger.exception("POST %s failed unexpectedly", scope["path"])
+            body = orjson.dumps({"error": "internal error"})
+            await _send(send, 500, body, "application/json", [])
+            return
+        extra = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        await _send(send, 200, reply.body, reply.media_type, extra)
+
+
+async def _read(receive: Receive, declared: str | None, limit: int) -> bytes:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"request body of {int(declared):,} bytes is over the {limit:,} byte limit"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is over the {limit:,} byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, media_type: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        (b"content-type", media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
