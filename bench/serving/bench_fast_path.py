@@ -23,8 +23,10 @@ from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 
 from shoal.runtimes.base import LoadedModel, LoadOptions
+from shoal.runtimes.compact_forest import CompactForest
 from shoal.runtimes.fast_path import FastModel, convert, write
 from shoal.runtimes.sklearn import SklearnRuntime
+from shoal.serving.footprint import measure_footprint
 
 FEATURES = 16
 
@@ -71,8 +73,9 @@ def main() -> None:
     runtime = SklearnRuntime()
 
     header = (
-        f"{'model':<30} {'graph':>7} {'convert ms':>10} {'sklearn p50':>11} {'p99':>8} "
-        f"{'onnx p50':>9} {'p99':>7} {'speed-up p50':>12} {'p99':>6}"
+        f"{'model':<30} {'form':>8} {'convert ms':>10} {'sklearn p50':>11} {'p99':>8} "
+        f"{'fast p50':>9} {'p99':>7} {'speed-up p50':>12} {'p99':>6} {'KB sklearn':>10} "
+        f"{'KB fast':>8}"
     )
     print(f"single-row predict, microseconds, {args.calls} calls after {args.warmup} warm-up")
     print(header)
@@ -91,14 +94,18 @@ def main() -> None:
             write(folder, result)
             slow = runtime.load(folder, LoadOptions())
             fast = runtime.load(folder, LoadOptions(prefer_fast=True))
-            assert isinstance(fast, FastModel)
+            assert isinstance(fast, FastModel | CompactForest)
+            slow_kb = measure_footprint(slow) / 1024
+            fast_kb = measure_footprint(fast) / 1024
+            form = f"{result.kind}/{result.input_dtype}" if result.input_dtype else result.kind
             slow_us = latencies(slow, rows, args.warmup)
             fast_us = latencies(fast, rows, args.warmup)
         s50, s99 = statistics.median(slow_us), percentile(slow_us, 99)
         f50, f99 = statistics.median(fast_us), percentile(fast_us, 99)
         print(
-            f"{name:<30} {result.input_dtype:>7} {convert_ms:>10.0f} {s50:>11.1f} {s99:>8.1f} "
-            f"{f50:>9.1f} {f99:>7.1f} {s50 / f50:>11.1f}x {s99 / f99:>5.1f}x"
+            f"{name:<30} {form:>8} {convert_ms:>10.0f} {s50:>11.1f} {s99:>8.1f} "
+            f"{f50:>9.1f} {f99:>7.1f} {s50 / f50:>11.1f}x {s99 / f99:>5.1f}x {slow_kb:>10.0f} "
+            f"{fast_kb:>8.0f}"
         )
 
 

@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shoal.client import Client
 from shoal.runtimes.base import LoadOptions
+from shoal.runtimes.compact_forest import CompactForest
 from shoal.runtimes.estimators import EstimatorModel
 from shoal.runtimes.fast_path import FAST_DIR, FastModel, Tolerance
 from shoal.settings import Settings
@@ -61,29 +62,32 @@ def _package(shoal: Client, services: Services, ref: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "kind"),
     [
-        "logistic",
-        "isolation-forest",
-        "gradient-boosting",
-        "random-forest-regressor",
-        "pipeline",
+        ("logistic", "onnx"),
+        ("isolation-forest", "compact"),
+        ("gradient-boosting", "onnx"),
+        ("random-forest-regressor", "onnx"),
+        ("pipeline", "onnx"),
     ],
 )
-def test_a_registered_sklearn_model_serves_from_onnx_with_the_same_outputs(
-    shoal: Client, services: Services, name: str
+def test_a_registered_sklearn_model_serves_from_its_fast_path_with_the_same_outputs(
+    shoal: Client, services: Services, name: str, kind: str
 ) -> None:
     x, _, _ = _data()
     version = shoal.register(f"acme/{name}", _fitted(name), sample_input=x[:5])
-    assert version.tags["fast_path"] == "onnx", version.tags["fast_path_reason"]
+    assert version.tags["fast_path"] == kind, version.tags["fast_path_reason"]
     folder = _package(shoal, services, f"acme/{name}:1")
-    assert (folder / FAST_DIR / "model.onnx").is_file()
 
     runtime = services.runtimes.get("sklearn")
     fast = runtime.load(folder, LoadOptions(prefer_fast=True))
     slow = runtime.load(folder, LoadOptions())
-    assert isinstance(fast, FastModel)
-    assert isinstance(fast.session, onnxruntime.InferenceSession)
+    if kind == "onnx":
+        assert (folder / FAST_DIR / "model.onnx").is_file()
+        assert isinstance(fast, FastModel)
+        assert isinstance(fast.session, onnxruntime.InferenceSession)
+    else:
+        assert isinstance(fast, CompactForest)
     assert isinstance(slow, EstimatorModel)
 
     fresh = {"input": np.random.default_rng(99).normal(size=(200, 16))}

@@ -12,7 +12,8 @@ equal; continuous outputs (probabilities, scores, predictions) must satisfy, in 
 ``|onnx - sklearn| <= atol + rtol * |sklearn|``. A double-precision graph is tried first (exact to
 ~1e-15 for linear models and pipelines of scalers); trees and isolation forests only convert in
 float32, whose rounding (~1e-7 relative) the default tolerance of 1e-5 covers. Isolation forests
-get a compact graph of their own (``isolation_forest_onnx``). Nothing here raises
+take another fast path: flat numpy arrays (``compact_forest``), exact to ~1e-16 and ~7x smaller
+than an onnxruntime session (skl2onnx's graph also takes ~2 s to build). Nothing here raises
 for a model that cannot take the fast path: the result says why, and serving uses skops.
 """
 
@@ -30,8 +31,10 @@ from numpy.typing import NDArray
 
 from shoal.errors import PredictError, RuntimeLoadError, ShoalError, ValidationError
 from shoal.runtimes.base import LoadedModel, LoadOptions, Tensors
+from shoal.runtimes.compact_forest import FILE as FOREST_FILE
+from shoal.runtimes.compact_forest import CompactForest, compile_forest, is_isolation_forest
+from shoal.runtimes.compact_forest import save as save_forest
 from shoal.runtimes.estimators import EstimatorModel, feature_names_of, output_kind
-from shoal.runtimes.isolation_forest_onnx import is_isolation_forest, isolation_forest_graph
 from shoal.runtimes.tensors import to_matrix
 
 logger = logging.getLogger(__name__)
@@ -76,9 +79,18 @@ class FastPathResult:
     max_abs_diff: Mapping[str, float] = field(default_factory=dict)
     rows: int = 0
 
+    compact: Mapping[str, NDArray[np.generic]] | None = None
+    """Isolation forests: the verified flat arrays of ``compact_forest`` instead of a graph."""
+
     @property
     def available(self) -> bool:
-        return self.onnx_bytes is not None
+        return self.onnx_bytes is not None or self.compact is not None
+
+    @property
+    def kind(self) -> str:
+        if self.compact is not None:
+            return "compact"
+        return "onnx" if self.onnx_bytes is not None else "none"
 
 
 class _MismatchError(Exception):
@@ -115,8 +127,6 @@ def _precisions(model: object, kind: str) -> tuple[str, ...]:
 
 
 def _to_onnx(model: object, columns: int, precision: str) -> bytes:
-    if is_isolation_forest(model):  # skl2onnx's graph is ~30x slower to build and to run
-        return isolation_forest_graph(model, columns)
     from skl2onnx import to_onnx
 
     example = np.zeros((1, columns), dtype=precision)
@@ -205,6 +215,28 @@ def _verify(
     )
 
 
+def _verify_compact(
+    model: object, rows: NDArray[np.float64], tolerance: Tolerance
+) -> FastPathResult:
+    """Isolation forests as flat arrays: ~7x less memory than an onnxruntime session."""
+    try:
+        reference = EstimatorModel(model, "sklearn").predict({"input": rows})
+        arrays = compile_forest(model, rows.shape[1])
+        diffs = _compare(reference, CompactForest(arrays).predict({"input": rows}), tolerance)
+    except _MismatchError as exc:
+        return FastPathResult(None, f"disagrees with the original: {exc}")
+    except Exception as exc:  # any failure just means no fast path
+        return FastPathResult(None, f"cannot compile: {_short(exc)}")
+    return FastPathResult(
+        onnx_bytes=None,
+        reason=f"verified on {len(rows)} rows (compact forest)",
+        tolerance=tolerance,
+        max_abs_diff=diffs,
+        rows=len(rows),
+        compact=arrays,
+    )
+
+
 def convert(
     model: object,
     sample: Tensors,
@@ -230,6 +262,8 @@ def convert(
         import skl2onnx  # noqa: F401 - a clear reason when the converter is missing
     except (ShoalError, ImportError, ValueError, TypeError) as exc:
         return FastPathResult(None, _short(exc))
+    if is_isolation_forest(model):
+        return _verify_compact(model, rows, tolerance)
     reason = ""
     for precision in _precisions(model, kind):
         try:
@@ -244,11 +278,14 @@ def convert(
 
 def write(folder: Path, result: FastPathResult) -> None:
     """Store a verified result as ``folder/fast/model.onnx`` and ``folder/fast/fast.json``."""
-    if result.onnx_bytes is None:
+    if not result.available:
         raise ValueError(f"no fast path to write: {result.reason}")
     target = folder / FAST_DIR
     target.mkdir()
-    (target / MODEL_FILE).write_bytes(result.onnx_bytes)
+    if result.compact is not None:
+        save_forest(target, dict(result.compact))
+    if result.onnx_bytes is not None:
+        (target / MODEL_FILE).write_bytes(result.onnx_bytes)
     meta = {
         "input_dtype": result.input_dtype,
         "outputs": [
@@ -269,7 +306,7 @@ def attach(model: object, sample: Tensors, folder: Path) -> dict[str, str]:
     result = convert(model, sample)
     if result.available:
         write(folder, result)
-    return {"fast_path": "onnx" if result.available else "none", "fast_path_reason": result.reason}
+    return {"fast_path": result.kind, "fast_path_reason": result.reason}
 
 
 class FastModel:
@@ -329,6 +366,12 @@ def load_fast(folder: Path, options: LoadOptions) -> LoadedModel | None:
     package. A fast form that fails to open is logged and skipped, since skops still works.
     """
     del options
+    if (folder / FAST_DIR / FOREST_FILE).is_file():
+        try:
+            return CompactForest.load(folder / FAST_DIR)
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("compact forest of %s unusable, using the sklearn path: %s", folder, exc)
+            return None
     file = folder / FAST_DIR / MODEL_FILE
     if not file.is_file():
         return None
