@@ -8,6 +8,9 @@
     │   ├── InvalidRefError      a model reference that does not parse
     │   ├── UnsupportedModelError  no runtime can save this object / read this file
     │   └── PayloadTooLargeError a request body over the size limit
+    ├── AuthenticationError      a missing, malformed, unknown or revoked API key
+    ├── AccessDeniedError        a valid key whose scope does not allow the operation
+    ├── RateLimitedError         over a usage plan's rate or quota (``retry_after_s``)
     ├── NotFoundError            something asked for by name does not exist
     ├── ConflictError            it exists already, or the request clashes with current state
     ├── UntrustedArtifactError   loading would run code or types that are not trusted
@@ -47,6 +50,27 @@ class UnsupportedModelError(ValidationError):
 
 class PayloadTooLargeError(ValidationError):
     """A request body is larger than the configured limit."""
+
+
+class AuthenticationError(ShoalError):
+    """The API key is missing, malformed, unknown or revoked (HTTP 401)."""
+
+
+class AccessDeniedError(ShoalError):
+    """The key is valid but its scope does not allow the operation (HTTP 403, admin-only)."""
+
+
+class RateLimitedError(ShoalError):
+    """Over a rate limit or quota (HTTP 429); ``retry_after_s`` says when to try again.
+
+    ``reason`` names the limit that refused (``rate``, ``day_quota``, ``month_quota``).
+    """
+
+    def __init__(self, message: str, retry_after_s: float, reason: str, subject: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.reason = reason
+        self.subject = subject
 
 
 class NotFoundError(ShoalError):

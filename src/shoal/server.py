@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,11 @@ class ServerConfig:
     """Models loaded at start and never evicted (``shoal serve --pin``)."""
 
 
+async def _after(first: Awaitable[object], then: Awaitable[int]) -> int:
+    await first
+    return await then
+
+
 def create_app(inference: InferenceService, config: ServerConfig = ServerConfig()) -> FastAPI:
     """The app; its lifespan restores the last hot set in the background and saves it on exit."""
     hot_set = HotSet(config.hot_set_file) if config.hot_set_file else None
@@ -43,15 +48,17 @@ def create_app(inference: InferenceService, config: ServerConfig = ServerConfig(
         app.state.ready = True
         for ref in config.pinned:  # before traffic: a pin that cannot load is a start-up error
             await inference.pin(ref)
+        warming = asyncio.create_task(inference.warm_up())
         restoring: asyncio.Task[int] | None = None
         if hot_set is not None and config.restore_hot_set:
-            restoring = asyncio.create_task(hot_set.restore(inference))
+            restoring = asyncio.create_task(_after(warming, hot_set.restore(inference)))
         try:
             yield
         finally:
             app.state.ready = False
-            if restoring is not None and not restoring.done():
-                restoring.cancel()
+            for task in (warming, restoring):
+                if task is not None and not task.done():
+                    task.cancel()
             if hot_set is not None:
                 hot_set.save(inference.cache.hot_keys(config.hot_set_size))
 

@@ -188,6 +188,10 @@ class OnnxRuntime:
             raise UnsupportedModelError(f"onnx: cannot adopt {source}: {exc}") from exc
         shutil.copyfile(source, dest / MODEL_FILE)
 
+    def warm_up(self) -> None:
+        """Import onnxruntime now, so a server's first request does not pay for it."""
+        import onnxruntime  # noqa: F401
+
     def load(self, path: Path, options: LoadOptions) -> LoadedModel:
         session, native = open_session(path / MODEL_FILE)
         return OnnxModel(session, path, native)

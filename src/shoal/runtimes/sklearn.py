@@ -151,6 +151,13 @@ class SklearnRuntime:
         shutil.copyfile(source, dest / MODEL_FILE)
         _write_manifest(dest, estimator)
 
+    def warm_up(self) -> None:
+        """Import what loading needs now, so a server's first request does not pay for it."""
+        import onnxruntime  # noqa: F401 - the fast path
+        import sklearn.ensemble
+        import sklearn.linear_model  # noqa: F401
+        import skops.io  # noqa: F401
+
     def load(self, path: Path, options: LoadOptions) -> LoadedModel:
         if options.prefer_fast:
             from shoal.runtimes.fast_path import load_fast

@@ -119,6 +119,20 @@ class RuntimeTable:
             self._cache[name] = _import_spec(name, spec) if isinstance(spec, str) else spec
         return self._cache[name]
 
+    def warm_up(self, names: tuple[str, ...] = ("sklearn", "onnx")) -> None:
+        """Import the named runtimes and their frameworks ahead of the first load.
+
+        Runtimes may define ``warm_up()``; unknown or uninstalled names are skipped.
+        """
+        for name in names:
+            try:
+                runtime = self.get(name)
+            except UnsupportedModelError:
+                continue
+            warm = getattr(runtime, "warm_up", None)
+            if callable(warm):
+                warm()
+
     def _third_party(self) -> list[str]:
         return [n for n in self._all_specs() if n not in BUILTIN_RUNTIMES]
 

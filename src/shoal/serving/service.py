@@ -157,6 +157,13 @@ class InferenceService:
         finally:
             lease.release()
 
+    async def warm_up(self) -> None:
+        """Import model frameworks off the event loop, before the first request needs them."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._loader.warm_up)
+        except Exception:  # a missing framework shows up again, clearly, at its first load
+            logger.warning("warming up the model runtimes failed", exc_info=True)
+
     async def load(self, ref: ModelRef) -> ModelVersion:
         """Load (and smoke-test) the version ``ref`` resolves to (repository ``load``)."""
         version = self.resolve(ref)

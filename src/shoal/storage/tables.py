@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -148,4 +150,39 @@ audit_events = Table(
     Column("previous_version", Integer, nullable=True),
     Column("comment", Text, nullable=False, default=""),
     Index("ix_audit_events_scope", "tenant", "model", "alias", "id"),
+)
+
+# -- access (migration 0002) ---------------------------------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # The key id is the public half of a token (16 hex digits); only the secret's hash is kept.
+    Column("id", name_type(16), primary_key=True),
+    Column("name", name_type(64), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("tenant_id", ID_TYPE, ForeignKey("tenants.id"), nullable=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("prefix", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", String(255), nullable=True),
+    # Admin keys belong to no tenant; tenant keys to exactly one.
+    CheckConstraint("(scope = 'admin') = (tenant_id IS NULL)", name="ck_api_keys_scope_tenant"),
+    Index("ix_api_keys_created", "created_at", "id"),
+    Index("ix_api_keys_tenant", "tenant_id", "created_at", "id"),
+)
+
+usage_plans = Table(
+    "usage_plans",
+    metadata,
+    # A tenant name, or ``key:<key id>`` for a plan of one key.
+    Column("subject", name_type(80), primary_key=True),
+    Column("rate_per_s", Double, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("quota_per_day", BigInteger, nullable=True),
+    Column("quota_per_month", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
 )
