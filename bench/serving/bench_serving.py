@@ -53,7 +53,9 @@ def serve_shoal(
     port = free_port()
     shoal = Path(sys.executable).with_name("shoal")
     argv = [str(shoal), "serve", "--port", str(port), "--memory-budget", args.budget]
-    argv += ["--workers", "2", "--log-level", "warning"]
+    # Loopback, no keys: the figures compare serving with MLServer (which has none either);
+    # the cost of API keys and usage plans is measured on its own (``auth_overhead``).
+    argv += ["--workers", "2", "--log-level", "warning", "--no-auth"]
     server = ServerProcess(
         "shoal", argv, port, env={"SHOAL_HOME": str(home)}, log=tmp / "shoal.log"
     )

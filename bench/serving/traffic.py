@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -53,8 +54,14 @@ def run_wrk(
     connections: int,
     threads: int = 2,
     offset: int = 0,
+    token: str = "",
+    tally: bool = False,
 ) -> dict[str, float]:
-    """One wrk run; returns the script's JSON plus ``rps``."""
+    """One wrk run; returns the script's JSON plus ``rps``.
+
+    ``token`` is sent as a bearer API key; ``tally`` counts the cache header per response
+    (expensive for wrk itself, so throughput runs leave it off).
+    """
     argv = [
         wrk,
         f"-t{threads}",
@@ -69,9 +76,11 @@ def run_wrk(
         str(paths),
         str(body),
         str(offset),
+        token,
     ]
+    env = {**os.environ, "WRK_TALLY": "1" if tally else "0"}
     done = subprocess.run(
-        argv, check=False, capture_output=True, text=True, timeout=duration_s + 60
+        argv, check=False, capture_output=True, text=True, timeout=duration_s + 60, env=env
     )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if line is None:

@@ -9,6 +9,7 @@ from types import TracebackType
 import numpy as np
 from numpy.typing import NDArray
 
+from shoal.access.records import ApiKey, Scope, Usage, UsagePlan
 from shoal.registry.importer import ImportReport, import_tree
 from shoal.registry.loader import LoadedVersion
 from shoal.registry.packager import RegistrationRequest
@@ -233,3 +234,44 @@ class Client:
     def delete(self, ref: RefLike) -> list[ModelVersion]:
         """Delete a version (``t/m:3``) or a whole model (``t/m``)."""
         return self._registry.delete(_ref(ref), self.actor)
+
+    # -- access ----------------------------------------------------------------------------
+
+    def create_key(self, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
+        """A new API key: scoped to ``tenant``, or an admin key when ``tenant`` is None.
+
+        The token (second item) is shown this once; only its hash is stored.
+        """
+        scope = Scope.ADMIN if tenant is None else Scope.TENANT
+        return self._services.access.keys.create(scope, tenant, name, self.actor)
+
+    def list_keys(
+        self, tenant: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[ApiKey]:
+        return self._services.access.keys.list_keys(tenant, PageRequest(limit, cursor))
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        """Revoke a key; every server refuses it within ``key_cache_ttl_s`` seconds."""
+        return self._services.access.keys.revoke(key_id, self.actor)
+
+    def set_plan(
+        self,
+        subject: str,
+        rate_per_s: float,
+        burst: int,
+        quota_per_day: int | None = None,
+        quota_per_month: int | None = None,
+    ) -> UsagePlan:
+        """Limits for a tenant (or ``key:<id>``): a token bucket and optional quotas."""
+        plan = UsagePlan(subject, rate_per_s, burst, quota_per_day, quota_per_month)
+        return self._services.access.plans.set_plan(plan, self.actor)
+
+    def get_plan(self, subject: str) -> UsagePlan:
+        return self._services.access.plans.get_plan(subject)
+
+    def remove_plan(self, subject: str) -> UsagePlan:
+        return self._services.access.plans.remove_plan(subject, self.actor)
+
+    def usage(self, subject: str) -> list[Usage]:
+        """Requests counted today and this month, against the plan's quotas."""
+        return self._services.access.plans.usage(subject)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from shoal.access.service import AccessService
 from shoal.api import errors, ops
 from shoal.api.v2 import routes as v2
 from shoal.api.v2.shortcut import InferShortcut
@@ -34,31 +35,44 @@ class ServerConfig:
     """Models loaded at start and never evicted (``shoal serve --pin``)."""
 
 
-async def _after(first: Awaitable[object], then: Awaitable[int]) -> int:
-    await first
-    return await then
+async def _start(app: FastAPI, inference: InferenceService, hot_set: HotSet | None) -> None:
+    """Warm up, declare the server ready, then restore the hot set and import the rest.
+
+    Ready once onnxruntime is imported (fast-path packages need nothing else), so a balancer's
+    first requests meet cold loads of a few ms; scikit-learn and skops, needed only by packages
+    without a fast path, are imported after that, in the background.
+    """
+    await inference.warm_up(("onnx",))
+    app.state.ready = True
+    await inference.warm_up(("sklearn",))
+    if hot_set is not None:
+        await hot_set.restore(inference)
 
 
-def create_app(inference: InferenceService, config: ServerConfig = ServerConfig()) -> FastAPI:
-    """The app; its lifespan restores the last hot set in the background and saves it on exit."""
+def create_app(
+    inference: InferenceService,
+    config: ServerConfig = ServerConfig(),
+    access: AccessService | None = None,
+) -> FastAPI:
+    """The app; its lifespan restores the last hot set in the background and saves it on exit.
+
+    With ``access``, every model call needs an API key and inference counts against the usage
+    plan; ``access=None`` serves without keys (``shoal serve --no-auth``, loopback only).
+    """
     hot_set = HotSet(config.hot_set_file) if config.hot_set_file else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ready = True
         for ref in config.pinned:  # before traffic: a pin that cannot load is a start-up error
             await inference.pin(ref)
-        warming = asyncio.create_task(inference.warm_up())
-        restoring: asyncio.Task[int] | None = None
-        if hot_set is not None and config.restore_hot_set:
-            restoring = asyncio.create_task(_after(warming, hot_set.restore(inference)))
+        restore = hot_set if config.restore_hot_set else None
+        starting = asyncio.create_task(_start(app, inference, restore))
         try:
             yield
         finally:
             app.state.ready = False
-            for task in (warming, restoring):
-                if task is not None and not task.done():
-                    task.cancel()
+            if not starting.done():
+                starting.cancel()
             if hot_set is not None:
                 hot_set.save(inference.cache.hot_keys(config.hot_set_size))
 
@@ -69,6 +83,7 @@ def create_app(inference: InferenceService, config: ServerConfig = ServerConfig(
         lifespan=lifespan,
     )
     app.state.inference = inference
+    app.state.access = access
     app.state.max_body_bytes = config.max_body_bytes
     app.state.ready = False
     errors.install(app)

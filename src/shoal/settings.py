@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     resolve_ttl_s: float = Field(
         default=2.0, ge=0, description="How often an alias is re-checked for a new version."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for usage-plan limits shared by every process and replica "
+        "(redis://127.0.0.1:6379/0); limits are per process when unset.",
+    )
+    key_cache_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a verified API key or a plan is cached: revocations and plan "
+        "changes reach every server within this many seconds.",
+    )
 
     @field_validator("home")
     @classmethod

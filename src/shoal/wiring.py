@@ -9,6 +9,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from shoal.access.keys import KeyService
+from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.plans import PlanService
+from shoal.access.service import AccessService
+from shoal.access.store import RateLimiter
 from shoal.registry.loader import ModelLoader
 from shoal.registry.packager import Packager
 from shoal.registry.service import RegistryService
@@ -21,6 +26,7 @@ from shoal.settings import Settings
 from shoal.storage.artifacts import FsspecArtifactStore
 from shoal.storage.engine import create_engine
 from shoal.storage.migrate import upgrade
+from shoal.storage.sql_access import SqlKeyStore, SqlPlanStore
 from shoal.storage.sql_registry import SqlRegistryStore
 
 
@@ -36,6 +42,7 @@ class Services:
     engine: Engine
     actor: str
     """Who acts by default, as recorded in the audit log."""
+    access: AccessService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -70,7 +77,27 @@ def build_services(settings: Settings) -> Services:
     )
     registry = RegistryService(store, Packager(artifacts, runtimes, options))
     loader = ModelLoader(artifacts, runtimes, settings.cache_dir, options)
-    return Services(registry, loader, store, artifacts, runtimes, engine, default_actor(settings))
+    access = build_access(settings, engine, store)
+    return Services(
+        registry, loader, store, artifacts, runtimes, engine, default_actor(settings), access
+    )
+
+
+def build_access(settings: Settings, engine: Engine, tenants: RegistryStore) -> AccessService:
+    """API keys and usage plans on the metadata store; limits in Redis when it is configured."""
+    keys = SqlKeyStore(engine)
+    limiter: RateLimiter
+    if settings.redis_url:
+        from shoal.storage.redis_limiter import RedisRateLimiter  # redis is an optional extra
+
+        limiter = RedisRateLimiter.from_url(settings.redis_url)
+    else:
+        limiter = InMemoryRateLimiter()
+    ttl = settings.key_cache_ttl_s
+    return AccessService(
+        KeyService(keys, tenants, ttl_s=ttl, negative_ttl_s=ttl),
+        PlanService(SqlPlanStore(engine), limiter, tenants, keys, ttl_s=ttl),
+    )
 
 
 def build_inference(settings: Settings, services: Services) -> InferenceService:

@@ -185,3 +185,30 @@ def test_batch_scoring_writes_one_prediction_per_row(  # type: ignore[no-untyped
         str(tmp_path / "o.parquet"),
         code=2,
     )
+
+
+def test_keys_are_created_once_listed_without_secrets_and_revoked(shoal) -> None:  # type: ignore[no-untyped-def]
+    shoal("tenants", "create", "acme")
+    created = json.loads(shoal("keys", "create", "ci", "--tenant", "acme", "-o", "json"))
+    token = created["token"]
+    assert token.startswith("shoal_")
+    listing = shoal("keys", "list", "-o", "json")
+    assert token not in listing
+    [key] = json.loads(listing)["items"]
+    assert (key["scope"], key["tenant"], key["revoked_at"]) == ("tenant", "acme", None)
+    assert "revoked key" in shoal("keys", "revoke", key["id"])
+    assert json.loads(shoal("keys", "list", "-o", "json"))["items"][0]["revoked_at"]
+    assert "give --tenant NAME" in shoal("keys", "create", "x", code=2)
+
+
+def test_plans_are_set_shown_and_usage_reported(shoal) -> None:  # type: ignore[no-untyped-def]
+    shoal("tenants", "create", "acme")
+    shoal("plans", "set", "acme", "--rate", "5", "--burst", "10", "--per-day", "1000")
+    plan = json.loads(shoal("plans", "show", "acme", "-o", "json"))
+    assert (plan["rate_per_s"], plan["burst"], plan["quota_per_day"]) == (5.0, 10, 1000)
+    usage = json.loads(shoal("plans", "usage", "acme", "-o", "json"))
+    assert {(u["window"], u["used"], u["limit"]) for u in usage} == {
+        ("day", 0, 1000),
+        ("month", 0, None),
+    }
+    shoal("plans", "show", "nobody", code=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,12 +11,15 @@ from starlette.exceptions import HTTPException
 
 from shoal.api.json import JSONResponse
 from shoal.errors import (
+    AccessDeniedError,
+    AuthenticationError,
     CapacityError,
     ConflictError,
     CorruptArtifactError,
     NotFoundError,
     PayloadTooLargeError,
     PredictError,
+    RateLimitedError,
     RuntimeLoadError,
     ShoalError,
     UntrustedArtifactError,
@@ -25,6 +29,9 @@ from shoal.errors import (
 logger = logging.getLogger(__name__)
 
 STATUS: tuple[tuple[type[ShoalError], int], ...] = (
+    (AuthenticationError, 401),
+    (AccessDeniedError, 403),
+    (RateLimitedError, 429),
     (PayloadTooLargeError, 413),
     (ValidationError, 400),
     (NotFoundError, 404),
@@ -45,6 +52,17 @@ def status_of(error: ShoalError) -> int:
     return 500
 
 
+def error_headers(error: ShoalError, status: int) -> dict[str, str]:
+    """Headers an error status needs: ``Retry-After`` on 429/503, ``WWW-Authenticate`` on 401."""
+    if isinstance(error, RateLimitedError):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
+    if status == 503:
+        return {"Retry-After": "1"}
+    if status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="shoal"'}
+    return {}
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -56,8 +74,7 @@ async def _shoal_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return error_response(status, str(exc), headers)
+    return error_response(status, str(exc), error_headers(exc, status))
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:

@@ -7,13 +7,14 @@ import dataclasses
 from fastapi import APIRouter, Request
 
 from shoal.api.json import JSONResponse
-from shoal.api.v2.routes import service
+from shoal.api.v2.routes import Who, service
 
 router = APIRouter(prefix="/v2", tags=["operations"])
 
 
 @router.get("/cache", summary="Model cache: budget, resident models, hits, misses, evictions")
-async def cache_state(request: Request, limit: int = 100) -> JSONResponse:
+async def cache_state(request: Request, who: Who, limit: int = 100) -> JSONResponse:
+    who.require_admin("the cache state")
     serving = service(request)
     entries = sorted(serving.cache.entries(), key=lambda e: e.last_used or 0.0, reverse=True)
     return JSONResponse(

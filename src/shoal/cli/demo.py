@@ -126,11 +126,12 @@ def run(
     )
     if requests:
         _serve_and_drive(
-            state(ctx).settings().home, names, rows_by_tenant, requests, memory_budget, seed
+            shoal, state(ctx).settings().home, names, rows_by_tenant, requests, memory_budget, seed
         )
 
 
 def _serve_and_drive(
+    shoal: Client,
     home: Path,
     names: list[str],
     rows_by_tenant: list[np.ndarray],
@@ -139,8 +140,18 @@ def _serve_and_drive(
     seed: int,
 ) -> None:
     """Serve every tenant's detector from one process and send it Zipf traffic of real rows."""
-    from shoal.cli.demo_traffic import percentile, running_server, send_traffic, zipf_picks
+    from shoal.cli.demo_traffic import (
+        percentile,
+        probe_access,
+        running_server,
+        send_traffic,
+        zipf_picks,
+    )
 
+    _, admin_token = shoal.create_key("demo-traffic")
+    _, tenant_token = shoal.create_key("demo-tenant", tenant=names[0])
+    burst = 5
+    shoal.set_plan(names[0], rate_per_s=1.0, burst=burst, quota_per_day=10_000)
     rng = np.random.default_rng(seed)
     picks = zipf_picks(requests, len(names), s=1.1, seed=seed)
     paths = [f"/v2/models/{names[i]}/{MODEL}/infer" for i in picks]
@@ -152,7 +163,15 @@ def _serve_and_drive(
         highlight=False,
     )
     with running_server(home, memory_budget) as url:
-        report = send_traffic(url, paths, rows)
+        report = send_traffic(url, paths, rows, admin_token)
+        access = probe_access(
+            url,
+            tenant_token,
+            f"/v2/models/{names[0]}/{MODEL}/infer",
+            f"/v2/models/{names[1]}/{MODEL}/infer",
+            rows[0],
+            burst,
+        )
     hits, misses = report.latency_ms["hit"], report.latency_ms["miss"]
     cache = report.cache
     print_rows(
@@ -177,5 +196,15 @@ def _serve_and_drive(
             ],
             ["evictions", str(cache["evictions"])],
             ["buckets flagged anomalous", f"{report.flagged:,}"],
+        ],
+    )
+    print_rows(
+        f"A key of tenant {names[0]} (plan: 1/s, burst {burst})",
+        ["call", "answer"],
+        [
+            ["its own model", str(access["own"])],
+            [f"{names[1]}'s model", str(access["other"])],
+            ["no key at all", str(access["no key"])],
+            ["over its plan", str(access["limited"])],
         ],
     )

@@ -98,6 +98,7 @@ async def _drive(
     rows: Sequence[list[float]],
     concurrency: int,
     report: TrafficReport,
+    headers: dict[str, str],
 ) -> None:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(paths)):
@@ -127,7 +128,7 @@ async def _drive(
             outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
             report.flagged += int(outputs["label"][0] == -1)
 
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
         began = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         report.seconds = time.perf_counter() - began
@@ -135,11 +136,37 @@ async def _drive(
 
 
 def send_traffic(
-    url: str, paths: Sequence[str], rows: Sequence[list[float]], concurrency: int = 8
+    url: str,
+    paths: Sequence[str],
+    rows: Sequence[list[float]],
+    token: str,
+    concurrency: int = 8,
 ) -> TrafficReport:
     report = TrafficReport()
-    asyncio.run(_drive(url, paths, rows, concurrency, report))
+    headers = {"Authorization": f"Bearer {token}"}
+    asyncio.run(_drive(url, paths, rows, concurrency, report, headers))
     return report
+
+
+def probe_access(
+    url: str, token: str, own_path: str, other_path: str, row: list[float], burst: int
+) -> dict[str, object]:
+    """What a tenant key meets: its own model, another tenant's, and its plan's limit."""
+    body = {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, len(row)], "data": row}]}
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
+        own = client.post(own_path, json=body).status_code
+        other = client.post(other_path, json=body)
+        codes = [client.post(own_path, json=body) for _ in range(burst + 3)]
+        anonymous = httpx.post(url + own_path, json=body, timeout=30).status_code
+    limited = [r for r in codes if r.status_code == 429]
+    return {
+        "own": own,
+        "other": f"{other.status_code} ({other.json()['error']})",
+        "no key": anonymous,
+        "limited": f"{len(limited)} of {len(codes)} quick calls got 429"
+        + (f", Retry-After {limited[0].headers['retry-after']} s" if limited else ""),
+    }
 
 
 def percentile(samples: list[float], q: float) -> float:

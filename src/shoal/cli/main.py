@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from shoal.cli import demo, models, predict, serve, tenants
+from shoal.cli import demo, keys, models, plans, predict, serve, tenants
 from shoal.cli.exits import exit_code
 from shoal.cli.output import errors
 from shoal.cli.state import set_overrides
@@ -39,6 +39,8 @@ app = typer.Typer(
 )
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(models.app, name="models")
+app.add_typer(keys.app, name="keys")
+app.add_typer(plans.app, name="plans")
 app.command("demo")(demo.run)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Annotated
 
@@ -42,8 +43,18 @@ def serve(
         typer.Option(help="Keep this model always resident (t/m, t/m@alias), repeatable."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    auth: Annotated[
+        bool,
+        typer.Option(help="Require API keys (--no-auth serves without; loopback hosts only)."),
+    ] = True,
 ) -> None:
     """Serve every registered model of every tenant from one endpoint."""
+    if not auth and not _is_loopback(host):
+        raise typer.BadParameter(
+            f"--no-auth is refused for {host!r}: without keys anyone who can reach the server "
+            "can call every model; use it on 127.0.0.1 only",
+            param_hint="--no-auth",
+        )
     import uvicorn
 
     from shoal.server import ServerConfig, create_app
@@ -68,11 +79,12 @@ def serve(
     budget = settings.memory_budget.human_readable()
     console.print(
         f"shoal serving on http://{host}:{port}/v2 with a {budget} memory budget and "
-        f"{settings.inference_threads} prediction threads",
+        f"{settings.inference_threads} prediction threads"
+        + ("" if auth else " — WITHOUT API keys (--no-auth)"),
         highlight=False,
     )
     uvicorn.run(
-        create_app(inference, config),
+        create_app(inference, config, services.access if auth else None),
         host=host,
         port=port,
         log_level=log_level,
@@ -81,3 +93,10 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

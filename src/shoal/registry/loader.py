@@ -41,9 +41,9 @@ class ModelLoader:
         self._cache_dir = cache_dir
         self._options = options
 
-    def warm_up(self) -> None:
-        """Import the common runtimes' frameworks now (a server calls this in the background)."""
-        self._runtimes.warm_up()
+    def warm_up(self, formats: tuple[str, ...]) -> None:
+        """Import these runtimes' frameworks now (a server calls this in the background)."""
+        self._runtimes.warm_up(formats)
 
     def materialise(self, version: ModelVersion) -> Path:
         """The local folder holding the unpacked, digest-verified package of ``version``."""

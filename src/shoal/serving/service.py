@@ -157,10 +157,11 @@ class InferenceService:
         finally:
             lease.release()
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, formats: tuple[str, ...] = ("onnx", "sklearn")) -> None:
         """Import model frameworks off the event loop, before the first request needs them."""
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._loader.warm_up)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._loader.warm_up, formats)
         except Exception:  # a missing framework shows up again, clearly, at its first load
             logger.warning("warming up the model runtimes failed", exc_info=True)
 

@@ -8,8 +8,12 @@ the default version serves (the ``production`` alias, else the latest approved v
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Request, Response
+
+from shoal.access.records import Principal
+from shoal.api.auth import principal
 from shoal.api.json import JSONResponse
 from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer
@@ -28,6 +32,16 @@ VERSION = "/models/{tenant}/{model}/versions/{version}"
 def service(request: Request) -> InferenceService:
     serving: InferenceService = request.app.state.inference
     return serving
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+def visible_ref(who: Principal, tenant: str, model: str, version: str | None = None) -> ModelRef:
+    """The reference, if ``who`` may see the tenant's models; else the 404 of a missing model."""
+    ref = model_ref(tenant, model, version)
+    who.require_visible(ref.tenant, f"model {ref.name}")
+    return ref
 
 
 def model_ref(tenant: str, model: str, version: str | None = None) -> ModelRef:
@@ -90,13 +104,15 @@ def _metadata(serving: InferenceService, ref: ModelRef) -> JSONResponse:
 
 
 @router.get(MODEL, summary="Model metadata")
-async def model_metadata(request: Request, tenant: str, model: str) -> JSONResponse:
-    return _metadata(service(request), model_ref(tenant, model))
+async def model_metadata(request: Request, who: Who, tenant: str, model: str) -> JSONResponse:
+    return _metadata(service(request), visible_ref(who, tenant, model))
 
 
 @router.get(VERSION, summary="Model version metadata")
-async def version_metadata(request: Request, tenant: str, model: str, version: str) -> JSONResponse:
-    return _metadata(service(request), model_ref(tenant, model, version))
+async def version_metadata(
+    request: Request, who: Who, tenant: str, model: str, version: str
+) -> JSONResponse:
+    return _metadata(service(request), visible_ref(who, tenant, model, version))
 
 
 def _ready(serving: InferenceService, ref: ModelRef) -> Response:
@@ -104,35 +120,42 @@ def _ready(serving: InferenceService, ref: ModelRef) -> Response:
 
 
 @router.get(MODEL + "/ready", summary="Model readiness (resident in memory)")
-async def model_ready(request: Request, tenant: str, model: str) -> Response:
-    return _ready(service(request), model_ref(tenant, model))
+async def model_ready(request: Request, who: Who, tenant: str, model: str) -> Response:
+    return _ready(service(request), visible_ref(who, tenant, model))
 
 
 @router.get(VERSION + "/ready", summary="Model version readiness")
-async def version_ready(request: Request, tenant: str, model: str, version: str) -> Response:
-    return _ready(service(request), model_ref(tenant, model, version))
+async def version_ready(
+    request: Request, who: Who, tenant: str, model: str, version: str
+) -> Response:
+    return _ready(service(request), visible_ref(who, tenant, model, version))
 
 
-async def _infer(request: Request, ref: ModelRef) -> Response:
+async def _infer(request: Request, who: Principal, ref: ModelRef) -> Response:
     # Served by ``shortcut.InferShortcut`` in a running server; kept for the OpenAPI schema and
     # for apps built without the shortcut.
+    if request.app.state.access is not None:
+        request.app.state.access.plans.admit(who)
     body = await read_body(request)
     reply = await answer(service(request), ref, body, request.headers.get(HEADER_LENGTH))
     return Response(reply.body, media_type=reply.media_type, headers=reply.headers)
 
 
 @router.post(MODEL + "/infer", summary="Inference (default version)")
-async def infer(request: Request, tenant: str, model: str) -> Response:
-    return await _infer(request, model_ref(tenant, model))
+async def infer(request: Request, who: Who, tenant: str, model: str) -> Response:
+    return await _infer(request, who, visible_ref(who, tenant, model))
 
 
 @router.post(VERSION + "/infer", summary="Inference (version number or alias)")
-async def infer_version(request: Request, tenant: str, model: str, version: str) -> Response:
-    return await _infer(request, model_ref(tenant, model, version))
+async def infer_version(
+    request: Request, who: Who, tenant: str, model: str, version: str
+) -> Response:
+    return await _infer(request, who, visible_ref(who, tenant, model, version))
 
 
 @router.post("/repository/index", summary="Models in memory or being served")
-async def repository_index(request: Request) -> JSONResponse:
+async def repository_index(request: Request, who: Who) -> JSONResponse:
+    who.require_admin("the repository index")
     entries = service(request).index()
     return JSONResponse(
         [
@@ -143,12 +166,14 @@ async def repository_index(request: Request) -> JSONResponse:
 
 
 @router.post("/repository/models/{tenant}/{model}/load", summary="Load a model now")
-async def repository_load(request: Request, tenant: str, model: str) -> JSONResponse:
+async def repository_load(request: Request, who: Who, tenant: str, model: str) -> JSONResponse:
+    who.require_admin("loading a model")
     version = await service(request).load(model_ref(tenant, model))
     return JSONResponse({"name": f"{tenant}/{model}", "version": str(version.version)})
 
 
 @router.post("/repository/models/{tenant}/{model}/unload", summary="Evict a model now")
-async def repository_unload(request: Request, tenant: str, model: str) -> JSONResponse:
+async def repository_unload(request: Request, who: Who, tenant: str, model: str) -> JSONResponse:
+    who.require_admin("unloading a model")
     version = service(request).unload(model_ref(tenant, model))
     return JSONResponse({"name": f"{tenant}/{model}", "version": str(version.version)})

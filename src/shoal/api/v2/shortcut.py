@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from shoal.api.errors import status_of
+from shoal.api.auth import principal_of
+from shoal.api.errors import error_headers, status_of
 from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer
 from shoal.api.v2.routes import model_ref
@@ -53,14 +54,22 @@ class InferShortcut:
         state = scope["app"].state
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = await _read(receive, headers.get("content-length"), state.max_body_bytes)
+            # Who, then whether they may see the model, then their plan, then the body:
+            # refusals cost no body read and no model load.
+            who = principal_of(state.access, headers)
             ref = model_ref(*match.groups())
+            who.require_visible(ref.tenant, f"model {ref.name}")
+            if state.access is not None:
+                state.access.plans.admit(who)
+            body = await _read(receive, headers.get("content-length"), state.max_body_bytes)
             reply = await answer(state.inference, ref, body, headers.get(HEADER_LENGTH))
         except ShoalError as exc:
             status = status_of(exc)
             if status >= 500:
                 logger.error("POST %s failed: %s", scope["path"], exc)
-            extra = [(b"retry-after", b"1")] if status == 503 else []
+            extra = [
+                (k.lower().encode(), v.encode()) for k, v in error_headers(exc, status).items()
+            ]
             await _send(send, status, orjson.dumps({"error": str(exc)}), "application/json", extra)
             return
         except Exception:

@@ -1,0 +1,43 @@
+"""Who a request speaks for: the API key in ``Authorization: Bearer`` (or ``X-API-Key``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import Request
+
+from shoal.access.records import Principal, Scope
+from shoal.access.service import AccessService
+from shoal.errors import AuthenticationError
+
+LOCAL = Principal(key_id="no-auth", scope=Scope.ADMIN, tenant=None)
+"""The principal of every request when the server runs with ``--no-auth`` (loopback only)."""
+
+
+def token_of(headers: Mapping[str, str]) -> str:
+    """The API key a request carries; ``AuthenticationError`` when there is none."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        raise AuthenticationError("the Authorization header must be 'Bearer <API key>'")
+    api_key = headers.get("x-api-key")
+    if api_key:
+        return api_key.strip()
+    raise AuthenticationError(
+        "an API key is required: send 'Authorization: Bearer <key>' (create one with "
+        "'shoal keys create')"
+    )
+
+
+def principal_of(access: AccessService | None, headers: Mapping[str, str]) -> Principal:
+    """The verified principal (from the key cache, microseconds); ``LOCAL`` without auth."""
+    if access is None:
+        return LOCAL
+    return access.keys.authenticate(token_of(headers))
+
+
+def principal(request: Request) -> Principal:
+    """FastAPI dependency: the request's principal."""
+    return principal_of(request.app.state.access, request.headers)
