@@ -36,15 +36,15 @@ class ServerConfig:
 
 
 async def _start(app: FastAPI, inference: InferenceService, hot_set: HotSet | None) -> None:
-    """Warm up, declare the server ready, then restore the hot set and import the rest.
+    """Warm up, declare the server ready, then restore the hot set.
 
     Ready once onnxruntime is imported (fast-path packages need nothing else), so a balancer's
-    first requests meet cold loads of a few ms; scikit-learn and skops, needed only by packages
-    without a fast path, are imported after that, in the background.
+    first requests meet cold loads of a few ms. scikit-learn and skops are imported by the first
+    package without a fast path: importing them in the background would hold the interpreter
+    for a second or two while the first requests arrive.
     """
     await inference.warm_up(("onnx",))
     app.state.ready = True
-    await inference.warm_up(("sklearn",))
     if hot_set is not None:
         await hot_set.restore(inference)
 

@@ -59,10 +59,12 @@ def cache_key(version: ModelVersion) -> str:
 
 def _timed(
     model: LoadedModel, inputs: dict[str, NDArray[np.generic]]
-) -> tuple[dict[str, NDArray[np.generic]], float]:
-    began = time.perf_counter()
+) -> tuple[dict[str, NDArray[np.generic]], float, float]:
+    """Outputs, wall seconds, and CPU seconds of this thread (the model's own cost: under load,
+    wall time also counts waiting for the interpreter lock, which is not the model's)."""
+    began, cpu = time.perf_counter(), time.thread_time()
     outputs = model.predict(inputs)
-    return outputs, time.perf_counter() - began
+    return outputs, time.perf_counter() - began, time.thread_time() - cpu
 
 
 class InferenceService:
@@ -133,11 +135,13 @@ class InferenceService:
         rows = max((len(a) for a in inputs.values() if a.ndim), default=1) or 1
         per_row = self._cost_per_row.get(key)
         if per_row is not None and per_row * rows < INLINE_PREDICT_S:
-            outputs, elapsed = _timed(model, inputs)
+            outputs, elapsed, cpu = _timed(model, inputs)
         else:
             loop = asyncio.get_running_loop()
-            outputs, elapsed = await loop.run_in_executor(self._executor, _timed, model, inputs)
-        self._learn(key, elapsed / rows)
+            outputs, elapsed, cpu = await loop.run_in_executor(
+                self._executor, _timed, model, inputs
+            )
+        self._learn(key, cpu / rows)
         return outputs, elapsed
 
     def _learn(self, key: str, per_row: float) -> None:
