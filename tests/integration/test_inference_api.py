@@ -48,6 +48,10 @@ def test_server_metadata_and_health(api: TestClient) -> None:
     assert meta["name"] == "shoal"
     assert "model_repository" in meta["extensions"]
     assert api.get("/v2/health/live").status_code == 200
+    for _ in range(200):  # ready once onnxruntime is imported, in the background
+        if api.get("/v2/health/ready").status_code == 200:
+            break
+        api.portal.call(asyncio.sleep, 0.05)
     assert api.get("/v2/health/ready").status_code == 200
 
 

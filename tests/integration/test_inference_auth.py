@@ -47,7 +47,7 @@ def test_a_request_without_a_valid_key_is_401(
     )
     assert forged.status_code == 401
     assert api.get("/v2/models/acme/churn").status_code == 401
-    assert api.get("/v2/health/ready").status_code == 200  # probes need no key
+    assert api.get("/v2/health/live").status_code == 200  # probes need no key
 
 
 def test_a_tenant_key_sees_only_its_own_models(
