@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from shoal.errors import ShoalError
+from shoal.errors import NotFoundError, ShoalError
 from shoal.registry.records import ModelVersion
 from shoal.registry.refs import ModelRef
 
@@ -30,6 +30,7 @@ class Route:
     current: ModelVersion
     checked_at: float
     candidate: int | None = None
+    refreshing: asyncio.Future[ModelVersion] | None = None
     switching: asyncio.Task[None] | None = None
     failures: dict[int, str] = field(default_factory=dict)
 
@@ -57,9 +58,13 @@ class Router:
         self._routes: dict[str, Route] = {}
 
     def route(self, ref: ModelRef) -> ModelVersion:
-        """The version to serve ``ref`` with now (``NotFoundError`` if it does not exist)."""
-        if ref.version is not None:
-            return self._resolve(ref)  # pinned versions never move; the resolver is cheap
+        """The version to serve ``ref`` with now (``NotFoundError`` if it does not exist).
+
+        Only a reference seen for the first time waits for the registry. After that the answer
+        comes from memory, and once ``ttl_s`` has passed the registry is asked again in the
+        background (a database query per model every few seconds must not run on the event
+        loop: at thousands of active models that is a good share of a core).
+        """
         key = str(ref)
         now = self._clock()
         route = self._routes.get(key)
@@ -67,15 +72,24 @@ class Router:
             version = self._resolve(ref)
             self._routes[key] = Route(version, now)
             return version
-        if now - route.checked_at >= self._ttl:
+        if now - route.checked_at >= self._ttl and route.refreshing is None:
             route.checked_at = now
-            self._refresh(key, ref, route)
+            loop = asyncio.get_running_loop()
+            route.refreshing = loop.run_in_executor(None, self._resolve, ref)
+            route.refreshing.add_done_callback(lambda done: self._refreshed(key, ref, route, done))
         return route.current
 
-    def _refresh(self, key: str, ref: ModelRef, route: Route) -> None:
+    def _refreshed(
+        self, key: str, ref: ModelRef, route: Route, done: asyncio.Future[ModelVersion]
+    ) -> None:
+        route.refreshing = None
         try:
-            latest = self._resolve(ref)
-        except ShoalError as exc:  # deleted or unreachable: keep serving what we have
+            latest = done.result()
+        except NotFoundError:  # deleted: the next request resolves afresh and gets its 404
+            if self._routes.get(key) is route:
+                del self._routes[key]
+            return
+        except ShoalError as exc:  # the registry is unreachable: keep serving what we have
             logger.warning(
                 "cannot re-resolve %s, still serving %s: %s", key, route.current.ref, exc
             )
@@ -115,6 +129,14 @@ class Router:
         ]
 
     async def settle(self) -> None:
-        """Wait for switches in flight (tests, shutdown)."""
-        tasks = [r.switching for r in self._routes.values() if r.switching is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Wait for refreshes and switches in flight (tests, shutdown)."""
+        while True:
+            pending: list[asyncio.Future[object]] = []
+            for route in self._routes.values():
+                for future in (route.refreshing, route.switching):
+                    if future is not None and not future.done():
+                        pending.append(future)  # type: ignore[arg-type]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.sleep(0)  # let done-callbacks start the switches they trigger
