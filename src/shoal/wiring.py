@@ -14,6 +14,7 @@ from shoal.access.limiter import InMemoryRateLimiter
 from shoal.access.plans import PlanService
 from shoal.access.service import AccessService
 from shoal.access.store import RateLimiter
+from shoal.errors import ValidationError
 from shoal.registry.loader import ModelLoader
 from shoal.registry.packager import Packager
 from shoal.registry.service import RegistryService
@@ -88,8 +89,12 @@ def build_access(settings: Settings, engine: Engine, tenants: RegistryStore) -> 
     keys = SqlKeyStore(engine)
     limiter: RateLimiter
     if settings.redis_url:
-        from shoal.storage.redis_limiter import RedisRateLimiter  # redis is an optional extra
-
+        try:
+            from shoal.storage.redis_limiter import RedisRateLimiter  # an optional extra
+        except ImportError as exc:
+            raise ValidationError(
+                "SHOAL_REDIS_URL needs the redis package: pip install 'shoal[redis]'"
+            ) from exc
         limiter = RedisRateLimiter.from_url(settings.redis_url)
     else:
         limiter = InMemoryRateLimiter()
