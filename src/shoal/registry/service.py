@@ -151,6 +151,10 @@ class RegistryService:
             raise NotFoundError(missing)
         return found
 
+    def changes_since(self, after_id: int) -> tuple[int, set[tuple[str, str]]]:
+        """See ``RegistryStore.changes_since``: what changed, for servers that cache routes."""
+        return self._store.changes_since(after_id)
+
     def history(self, query: AuditQuery, page: PageRequest = PageRequest()) -> Page[AuditEvent]:
         return self._store.list_audit(query, check_page(page))
 

@@ -117,6 +117,15 @@ class RegistryStore(Protocol):
         """How many versions (of any tenant) use the artifact with this digest."""
         ...
 
+    def changes_since(self, after_id: int) -> tuple[int, set[tuple[str, str]]]:
+        """The newest audit event id, and the (tenant, model) pairs changed after ``after_id``.
+
+        Servers poll this once per interval, instead of re-resolving every model they serve,
+        to learn which references may now point elsewhere. ``after_id < 0`` asks only for
+        the newest id.
+        """
+        ...
+
 
 class ArtifactStore(Protocol):
     """Content-addressed, immutable blobs keyed by their sha256 hex digest.

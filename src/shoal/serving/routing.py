@@ -1,9 +1,12 @@
 """Which version serves a reference now, and switching it safely when an alias moves.
 
-A reference without a pinned version (``t/m``, ``t/m@production``) is re-resolved at most every
-``ttl_s`` seconds. When the registry now names another version, the new one is loaded and
-smoke-tested in the background while the old one keeps serving; traffic switches only once it
-passed. A version that fails keeps the old one serving, with the reason recorded.
+References are resolved once and then served from memory. Every ``ttl_s`` seconds the router
+asks the registry one question for the whole server — which models changed since the last
+audit event it saw — and re-resolves only the references of those models, in the background
+(re-resolving every served model on a timer would cost thousands of queries a second at
+thousands of models). When the registry now names another version, the new one is loaded and
+smoke-tested while the old one keeps serving; traffic switches only once it passed. A version
+that fails keeps the old one serving, with the reason recorded.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 Resolve = Callable[[ModelRef], ModelVersion]
 Warm = Callable[[ModelVersion], Awaitable[None]]
+Changes = Callable[[int], tuple[int, set[tuple[str, str]]]]
 
 
 @dataclass(slots=True)
@@ -28,7 +32,7 @@ class Route:
     """What one reference serves, and what it is switching to."""
 
     current: ModelVersion
-    checked_at: float
+    resolved_at: float
     candidate: int | None = None
     refreshing: asyncio.Future[ModelVersion] | None = None
     switching: asyncio.Task[None] | None = None
@@ -49,35 +53,73 @@ class Router:
     """Resolves references to versions with a short TTL and swaps versions after a smoke test."""
 
     def __init__(
-        self, resolve: Resolve, warm: Warm, clock: Callable[[], float], ttl_s: float = 2.0
+        self,
+        resolve: Resolve,
+        warm: Warm,
+        changes: Changes,
+        clock: Callable[[], float],
+        ttl_s: float = 2.0,
     ):
         self._resolve = resolve
         self._warm = warm
+        self._changes = changes
         self._clock = clock
         self._ttl = ttl_s
         self._routes: dict[str, Route] = {}
+        self._by_model: dict[tuple[str, str], set[str]] = {}
+        self._seen_id = -1  # the newest audit event the routes reflect; -1: not read yet
+        self._polled_at = float("-inf")
+        self._polling: asyncio.Future[tuple[int, set[tuple[str, str]]]] | None = None
 
     def route(self, ref: ModelRef) -> ModelVersion:
         """The version to serve ``ref`` with now (``NotFoundError`` if it does not exist).
 
-        Only a reference seen for the first time waits for the registry. After that the answer
-        comes from memory, and once ``ttl_s`` has passed the registry is asked again in the
-        background (a database query per model every few seconds must not run on the event
-        loop: at thousands of active models that is a good share of a core).
+        Only a reference seen for the first time waits for the registry; after that the answer
+        comes from memory, and the periodic poll (off the event loop) re-resolves it when its
+        model changed.
         """
         key = str(ref)
         now = self._clock()
+        if self._seen_id < 0:
+            # Once, before the first resolution: every change after this id will be reported.
+            self._seen_id = self._changes(-1)[0]
+            self._polled_at = now
+        elif now - self._polled_at >= self._ttl and self._polling is None:
+            self._poll(now)
         route = self._routes.get(key)
         if route is None:
             version = self._resolve(ref)
             self._routes[key] = Route(version, now)
+            self._by_model.setdefault((ref.tenant, ref.model), set()).add(key)
             return version
-        if now - route.checked_at >= self._ttl and route.refreshing is None:
-            route.checked_at = now
-            loop = asyncio.get_running_loop()
-            route.refreshing = loop.run_in_executor(None, self._resolve, ref)
-            route.refreshing.add_done_callback(lambda done: self._refreshed(key, ref, route, done))
         return route.current
+
+    def _poll(self, now: float) -> None:
+        self._polled_at = now
+        loop = asyncio.get_running_loop()
+        self._polling = loop.run_in_executor(None, self._changes, self._seen_id)
+        self._polling.add_done_callback(self._polled)
+
+    def _polled(self, done: asyncio.Future[tuple[int, set[tuple[str, str]]]]) -> None:
+        self._polling = None
+        try:
+            newest, changed = done.result()
+        except ShoalError as exc:  # the registry is unreachable: keep serving what we have
+            logger.warning("cannot poll the registry for changes: %s", exc)
+            return
+        self._seen_id = newest
+        for model in changed:
+            for key in tuple(self._by_model.get(model, ())):
+                route = self._routes.get(key)
+                if route is not None:
+                    self._refresh(key, ModelRef.parse(key), route)
+
+    def _refresh(self, key: str, ref: ModelRef, route: Route) -> None:
+        if route.refreshing is not None:
+            return
+        loop = asyncio.get_running_loop()
+        route.refreshing = loop.run_in_executor(None, self._resolve, ref)
+        route.refreshing.add_done_callback(lambda done: self._refreshed(key, ref, route, done))
 
     def _refreshed(
         self, key: str, ref: ModelRef, route: Route, done: asyncio.Future[ModelVersion]
@@ -88,6 +130,7 @@ class Router:
         except NotFoundError:  # deleted: the next request resolves afresh and gets its 404
             if self._routes.get(key) is route:
                 del self._routes[key]
+                self._by_model.get((ref.tenant, ref.model), set()).discard(key)
             return
         except ShoalError as exc:  # the registry is unreachable: keep serving what we have
             logger.warning(
@@ -121,6 +164,7 @@ class Router:
 
     def forget(self, ref: ModelRef) -> None:
         self._routes.pop(str(ref), None)
+        self._by_model.get((ref.tenant, ref.model), set()).discard(str(ref))
 
     def routes(self) -> list[RouteInfo]:
         return [
@@ -132,6 +176,8 @@ class Router:
         """Wait for refreshes and switches in flight (tests, shutdown)."""
         while True:
             pending: list[asyncio.Future[object]] = []
+            if self._polling is not None and not self._polling.done():
+                pending.append(self._polling)  # type: ignore[arg-type]
             for route in self._routes.values():
                 for future in (route.refreshing, route.switching):
                     if future is not None and not future.done():

@@ -83,7 +83,9 @@ class InferenceService:
         self._loader = loader
         self._cache = cache
         self._executor = executor
-        self._router = Router(registry.get_version, self._warm, clock, resolve_ttl_s)
+        self._router = Router(
+            registry.get_version, self._warm, registry.changes_since, clock, resolve_ttl_s
+        )
         self._cost_per_row: dict[str, float] = {}
 
     @property

@@ -302,6 +302,18 @@ class InMemoryRegistryStore:
             ]
         return rules.page_of(matching[: page.limit + 1], page.limit, lambda event: (event.id,))
 
+    def changes_since(self, after_id: int) -> tuple[int, set[tuple[str, str]]]:
+        with self._lock:
+            newest = self._audit[-1].id if self._audit else 0
+            if after_id < 0:
+                return newest, set()
+            changed = {
+                (event.tenant, event.model)
+                for event in self._audit
+                if event.id > after_id and event.model is not None
+            }
+        return max(newest, after_id), changed
+
     def count_artifact_refs(self, digest: str) -> int:
         with self._lock:
             return sum(

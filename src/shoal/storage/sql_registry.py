@@ -364,3 +364,17 @@ class SqlRegistryStore:
     def count_artifact_refs(self, digest: str) -> int:
         with self._read() as conn:
             return int(conn.execute(self._q.count_refs, {"digest": digest}).scalar_one())
+
+    def changes_since(self, after_id: int) -> tuple[int, set[tuple[str, str]]]:
+        events = audit_events
+        with self._read() as conn:
+            if after_id < 0:
+                newest = conn.execute(sa.select(sa.func.max(events.c.id))).scalar()
+                return int(newest or 0), set()
+            found = conn.execute(
+                sa.select(events.c.id, events.c.tenant, events.c.model)
+                .where(events.c.id > after_id)
+                .order_by(events.c.id)
+            ).all()
+        changed = {(row.tenant, row.model) for row in found if row.model is not None}
+        return (found[-1].id if found else after_id), changed

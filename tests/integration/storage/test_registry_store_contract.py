@@ -392,3 +392,16 @@ def test_artifact_references_are_counted_across_tenants(store: RegistryStore) ->
     store.remove_model("acme", "churn", "bob", AT)
     assert store.count_artifact_refs(DIGEST) == 2
     assert store.count_artifact_refs("ef" * 32) == 0
+
+
+def test_changes_since_names_the_models_changed_after_an_event(store: RegistryStore) -> None:
+    store.add_versions([draft("fraud"), draft("churn")])
+    start, nothing = store.changes_since(-1)
+    assert nothing == set()
+    assert store.changes_since(start) == (start, set())
+    store.set_alias("acme", "fraud", "production", 1, "bob", AT)
+    store.set_approval("acme", "churn", 1, ApprovalStatus.APPROVED, "bob", AT)
+    newest, changed = store.changes_since(start)
+    assert newest > start
+    assert changed == {("acme", "fraud"), ("acme", "churn")}
+    assert store.changes_since(newest) == (newest, set())
