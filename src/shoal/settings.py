@@ -75,7 +75,10 @@ class Settings(BaseSettings):
         default=ByteSize(16 << 20), description="Largest inference request body (413 above)."
     )
     resolve_ttl_s: float = Field(
-        default=2.0, ge=0, description="How often an alias is re-checked for a new version."
+        default=2.0,
+        ge=0,
+        description="How often the server asks the registry what changed "
+        "(alias moves, approvals, deletions) and re-resolves the affected models.",
     )
     redis_url: str | None = Field(
         default=None,
