@@ -75,24 +75,17 @@ def serve_shoal(
             cold_ms, [reg.kinds[i] for i in cold], [reg.artifact_bytes[i] for i in cold]
         )
         out["rss_before_traffic"] = server.rss.sample()
-        traffic.run_wrk(
+        before: dict[str, float] = {}
+        out["wrk"] = traffic.warm_then_measure(
             wrk,
             url,
             paths_file,
             body_file,
-            duration_s=args.warmup,
-            connections=args.concurrency,
-            offset=0,
-        )
-        before = traffic.cache_stats(url)
-        out["wrk"] = traffic.run_wrk(
-            wrk,
-            url,
-            paths_file,
-            body_file,
+            warmup_s=args.warmup,
             duration_s=args.duration,
             connections=args.concurrency,
             offset=SEQUENCE // 4,
+            between=lambda: before.update(traffic.cache_stats(url)),
         )
         after = traffic.cache_stats(url)
         out["cache_during_wrk"] = report.stats_delta(before, after)
@@ -151,20 +144,12 @@ def serve_mlserver(
         url = server.base_url
         one = traffic.cold_loads(url, [f"/v2/models/{names[0]}/infer"], body_file.read_bytes())
         out["first_request_ms"] = one[0]
-        traffic.run_wrk(
+        out["wrk"] = traffic.warm_then_measure(
             wrk,
             url,
             paths_file,
             body_file,
-            duration_s=args.warmup,
-            connections=args.concurrency,
-            offset=0,
-        )
-        out["wrk"] = traffic.run_wrk(
-            wrk,
-            url,
-            paths_file,
-            body_file,
+            warmup_s=args.warmup,
             duration_s=args.duration,
             connections=args.concurrency,
             offset=SEQUENCE // 4,

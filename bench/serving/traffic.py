@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,28 @@ def run_wrk(
     result: dict[str, float] = json.loads(line.removeprefix("WRK_JSON "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
+
+
+def warm_then_measure(
+    wrk: str,
+    base_url: str,
+    paths: Path,
+    body: Path,
+    *,
+    warmup_s: int,
+    duration_s: int,
+    connections: int,
+    offset: int,
+    between: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """A warm-up wrk run from the start of the sequence, then the measured run from ``offset``;
+    ``between`` runs after the warm-up (e.g. to snapshot the server's counters)."""
+    run_wrk(wrk, base_url, paths, body, duration_s=warmup_s, connections=connections)
+    if between is not None:
+        between()
+    return run_wrk(
+        wrk, base_url, paths, body, duration_s=duration_s, connections=connections, offset=offset
+    )
 
 
 @dataclass

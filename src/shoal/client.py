@@ -91,6 +91,16 @@ class Client:
     def list_tenants(self, limit: int = 100, cursor: str | None = None) -> Page[Tenant]:
         return self._registry.list_tenants(PageRequest(limit, cursor))
 
+    def iter_tenants(self) -> Iterator[Tenant]:
+        """Every tenant, page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_tenants(limit=1000, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     # -- registration ----------------------------------------------------------------------
 
     def register(

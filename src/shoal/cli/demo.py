@@ -22,14 +22,7 @@ BATCH = 50
 
 
 def _ensure_tenants(shoal: Client, names: list[str]) -> None:
-    existing: set[str] = set()
-    cursor: str | None = None
-    while True:
-        page = shoal.list_tenants(1000, cursor)
-        existing.update(t.name for t in page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
+    existing = {tenant.name for tenant in shoal.iter_tenants()}
     for name in names:
         if name not in existing:
             shoal.create_tenant(name, "demo tenant: bank_calls day-part as a log stream")

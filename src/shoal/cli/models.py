@@ -17,7 +17,6 @@ from shoal.cli.output import (
     short_time,
 )
 from shoal.cli.state import client
-from shoal.client import Client
 from shoal.errors import ValidationError
 from shoal.registry.records import (
     AuditEvent,
@@ -25,7 +24,6 @@ from shoal.registry.records import (
     Lineage,
     ModelVersion,
     RegisteredModel,
-    Tenant,
 )
 
 app = typer.Typer(help="Models and their versions, aliases and approvals.", no_args_is_help=True)
@@ -162,7 +160,7 @@ def import_(
     """Bulk-register one new version per model folder; bad folders are reported and skipped."""
     shoal = client(ctx)
     if create_tenants and root.is_dir():
-        existing = {t.name for t in _all_tenants(shoal)}
+        existing = {t.name for t in shoal.iter_tenants()}
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             if folder.name not in existing:
                 shoal.create_tenant(folder.name)
@@ -175,17 +173,6 @@ def import_(
             console.print(f"[red]skipped[/red] {problem.path}: {problem.message}", highlight=False)
     if report.problems:
         raise typer.Exit(1)
-
-
-def _all_tenants(shoal: Client) -> list[Tenant]:
-    found: list[Tenant] = []
-    cursor: str | None = None
-    while True:
-        page = shoal.list_tenants(1000, cursor)
-        found.extend(page.items)
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
 
 
 @app.command("verify")

@@ -32,7 +32,6 @@ class Route:
     """What one reference serves, and what it is switching to."""
 
     current: ModelVersion
-    resolved_at: float
     candidate: int | None = None
     refreshing: asyncio.Future[ModelVersion] | None = None
     switching: asyncio.Task[None] | None = None
@@ -89,7 +88,7 @@ class Router:
         route = self._routes.get(key)
         if route is None:
             version = self._resolve(ref)
-            self._routes[key] = Route(version, now)
+            self._routes[key] = Route(version)
             self._by_model.setdefault((ref.tenant, ref.model), set()).add(key)
             return version
         return route.current

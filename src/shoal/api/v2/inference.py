@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from shoal.api.v2.codec import HEADER_LENGTH, decode_request, encode_response
-from shoal.errors import ValidationError
+from shoal.errors import PayloadTooLargeError, ValidationError
 from shoal.registry.refs import ModelRef
 from shoal.serving.service import InferenceService
 
 CACHE_HEADER = "Shoal-Cache"
 """Response header: ``hit`` if the model was resident, ``miss`` if the request waited for a load."""
+
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+
+async def read_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """An ASGI request body, refused (413) before reading when its declared length is over
+    ``limit``, and as soon as what arrives passes it otherwise."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"request body of {int(declared):,} bytes is over the {limit:,} byte limit"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is over the {limit:,} byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from shoal.access.records import Principal
 from shoal.api.auth import principal
 from shoal.api.json import JSONResponse
 from shoal.api.v2.codec import HEADER_LENGTH
-from shoal.api.v2.inference import answer
-from shoal.errors import InvalidRefError, PayloadTooLargeError, ValidationError
+from shoal.api.v2.inference import answer, read_limited
+from shoal.errors import InvalidRefError, ValidationError
 from shoal.registry.refs import ModelRef
 from shoal.serving.service import InferenceService
 from shoal.version import __version__
@@ -58,19 +58,7 @@ def model_ref(tenant: str, model: str, version: str | None = None) -> ModelRef:
 async def read_body(request: Request) -> bytes:
     """The request body, refused with 413 as soon as it passes the configured limit."""
     limit: int = request.app.state.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(
-            f"request body of {int(declared):,} bytes is over the {limit:,} byte limit"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"request body is over the {limit:,} byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_limited(request.receive, request.headers.get("content-length"), limit)
 
 
 @router.get("", summary="Server metadata")

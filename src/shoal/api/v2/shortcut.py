@@ -19,9 +19,9 @@ import orjson
 from shoal.api.auth import principal_of
 from shoal.api.errors import error_headers, status_of
 from shoal.api.v2.codec import HEADER_LENGTH
-from shoal.api.v2.inference import answer
+from shoal.api.v2.inference import answer, read_limited
 from shoal.api.v2.routes import model_ref
-from shoal.errors import PayloadTooLargeError, ShoalError
+from shoal.errors import ShoalError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class InferShortcut:
             who.require_visible(ref.tenant, f"model {ref.name}")
             if state.access is not None:
                 state.access.plans.admit(who)
-            body = await _read(receive, headers.get("content-length"), state.max_body_bytes)
+            body = await read_limited(receive, headers.get("content-length"), state.max_body_bytes)
             reply = await answer(state.inference, ref, body, headers.get(HEADER_LENGTH))
         except ShoalError as exc:
             status = status_of(exc)
@@ -79,27 +79,6 @@ class InferShortcut:
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await _send(send, 200, reply.body, reply.media_type, extra)
-
-
-async def _read(receive: Receive, declared: str | None, limit: int) -> bytes:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(
-            f"request body of {int(declared):,} bytes is over the {limit:,} byte limit"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"request body is over the {limit:,} byte limit")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _send(
