@@ -186,3 +186,11 @@ usage_plans = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(255), nullable=False),
 )
+
+# -- pipelines (migration 0003) ------------------------------------------------------------
+
+# -- jobs, schedules and the data-query audit (migration 0004) -------------------------------
+
+# -- access audit (migration 0005) ---------------------------------------------------------
+
+# -- data capture (migration 0006) ---------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Notebook jobs: parameterised notebook runs with limits, resource figures and kept outputs."""

@@ -1,0 +1,5 @@
+"""Pipelines.
+
+Typed steps composed into a graph, run locally or on Ray, with retries, resume, fan-out
+and snapshots.
+"""

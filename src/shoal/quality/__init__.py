@@ -1,0 +1,1 @@
+"""Data-quality expectations on DataFrames, with a report per run."""

@@ -1,0 +1,4 @@
+"""Schedules.
+
+Cron triggers for pipelines, run by a scheduler process that never starts a run twice.
+"""

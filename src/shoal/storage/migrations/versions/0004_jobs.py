@@ -1,0 +1,23 @@
+"""Notebook jobs, schedules and the data-query audit log.
+
+Placeholder: filled in by the change that adds these tables.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
