@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from shoal.serving.policy import Segment, SegmentedGdsfPolicy, gdsf_priority
@@ -131,3 +133,39 @@ def test_ranking_lists_the_most_valuable_first() -> None:
 def test_a_policy_refuses_nonsense_settings(capacity: int, ratio: float) -> None:
     with pytest.raises(ValueError, match="must be"):
         SegmentedGdsfPolicy(capacity, ratio)
+
+
+def test_victims_come_in_the_same_order_as_sorting_every_entry_by_rank() -> None:
+    # The heaps are an optimisation: after any mix of admissions, touches, removals and
+    # evictions, the order must be exactly the full sort's (probation first, then protected).
+    rng = random.Random(11)
+    policy = SegmentedGdsfPolicy(capacity_bytes=5_000, protected_ratio=0.5)
+    now = 0.0
+    for step in range(3_000):
+        now += 1.0
+        key = f"m{rng.randrange(200)}"
+        roll = rng.random()
+        if key not in policy:
+            policy.admit(key, rng.randrange(1, 400), rng.random() / 10, now)
+        elif roll < 0.7:
+            policy.touch(key, now)
+        elif roll < 0.85:
+            policy.remove(key)
+        else:
+            policy.evicted(key)
+        if step % 50 == 0:
+            keep = {f"m{rng.randrange(200)}" for _ in range(5)}
+            entries = [policy.find(key) for key in policy.ranking()]
+            expected = [
+                entry.key
+                for segment in (Segment.PROBATION, Segment.PROTECTED)
+                for entry in sorted(
+                    (e for e in entries if e is not None and e.segment is segment),
+                    key=lambda e: e.rank(),
+                )
+                if entry.key not in keep
+            ]
+            assert list(policy.victims(lambda k, keep=keep: k not in keep)) == expected
+            # A partly consumed iteration leaves the order intact.
+            next(policy.victims(everything), None)
+            assert list(policy.victims(lambda k, keep=keep: k not in keep)) == expected
