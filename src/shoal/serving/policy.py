@@ -23,7 +23,7 @@ Why this shape:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -92,7 +92,7 @@ class _Ranked:
         entry = record[3]
         return record[2] == entry.stamp and self.entries.get(entry.key) is entry
 
-    def ascending(self, evictable: Callable[[str], bool]) -> Iterator[PolicyEntry]:
+    def ascending(self, evictable: Callable[[str], bool]) -> Generator[PolicyEntry, None, None]:
         """Live entries least valuable first, popped as needed and restored when iteration ends."""
         taken: list[_Record] = []
         try:
