@@ -13,6 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared venv helper
+import venvs
+
 VENV = Path.home() / ".cache" / "shoal-bench" / "mlserver-venv"
 # uvloop 0.22 breaks MLServer 1.7.1's parallel workers at start ("There is no current event
 # loop", SeldonIO/MLServer#2286): every model fails to load.
@@ -29,26 +32,10 @@ def ensure_venv() -> Path | None:
 
     scikit-learn is pinned to the version Shoal's venv runs so the joblib files load as trained.
     """
-    mlserver = VENV / "bin" / "mlserver"
-    if mlserver.exists():
-        return mlserver
     import sklearn
 
-    print(f"creating MLServer's virtualenv in {VENV} (once; a few minutes)")
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=120)
-        pip = [str(VENV / "bin" / "pip"), "install", "-q", *PACKAGES]
-        subprocess.run(
-            [*pip, f"scikit-learn=={sklearn.__version__}"],
-            check=True,
-            timeout=900,
-            capture_output=True,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        print(f"cannot install MLServer ({exc}): {detail.decode(errors='replace')[-800:]}")
-        return None
-    return mlserver if mlserver.exists() else None
+    packages = (*PACKAGES, f"scikit-learn=={sklearn.__version__}")
+    return venvs.ensure_venv(VENV.name, packages, executable="mlserver")
 
 
 def version_of(mlserver: Path) -> str:

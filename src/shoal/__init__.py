@@ -19,6 +19,16 @@ from shoal.registry.refs import ModelRef
 
 if TYPE_CHECKING:
     from shoal.client import Client
+    from shoal.pipelines import (
+        Retry,
+        each,
+        log_metric,
+        pipeline,
+        register_model,
+        snapshot_files,
+        snapshot_frame,
+        step,
+    )
     from shoal.settings import Settings
 
 from shoal.version import __version__
@@ -29,12 +39,33 @@ __all__ = [
     "CorruptArtifactError",
     "ModelRef",
     "NotFoundError",
+    "Retry",
     "Settings",
     "ShoalError",
     "UntrustedArtifactError",
     "ValidationError",
     "__version__",
+    "each",
+    "log_metric",
+    "pipeline",
+    "register_model",
+    "snapshot_files",
+    "snapshot_frame",
+    "step",
 ]
+
+_PIPELINE_DSL = frozenset(
+    {
+        "Retry",
+        "each",
+        "log_metric",
+        "pipeline",
+        "register_model",
+        "snapshot_files",
+        "snapshot_frame",
+        "step",
+    }
+)
 
 
 def __getattr__(name: str) -> object:
@@ -46,4 +77,8 @@ def __getattr__(name: str) -> object:
         from shoal.settings import Settings
 
         return Settings
+    if name in _PIPELINE_DSL:  # the pipeline DSL: shoal.step, shoal.log_metric, ...
+        from shoal import pipelines
+
+        return getattr(pipelines, name)
     raise AttributeError(f"module 'shoal' has no attribute {name!r}")

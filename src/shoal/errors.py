@@ -22,7 +22,11 @@
     ├── CapacityError            no room now: the memory budget is held by models in use
     │   ├── ModelTooLargeError   a model bigger than the whole memory budget
     │   └── CacheFullError       every evictable byte is in use and none was freed in time
-    └── StorageError             the metadata store failed
+    ├── StorageError             the metadata store failed
+    ├── RemoteError              a remote Shoal server could not be reached or answered oddly
+    ├── DataQualityError         data failed an expectation whose severity is ``fail``
+    ├── JobFailedError           a notebook job failed or ran past its max runtime
+    └── NotificationError        a notifier could not deliver (retried, then only logged)
 """
 
 from __future__ import annotations
@@ -119,3 +123,27 @@ class CacheFullError(CapacityError):
 
 class StorageError(ShoalError):
     """The metadata store failed (connection, migration, constraint)."""
+
+
+class RemoteError(ShoalError):
+    """A remote Shoal server could not be reached, or answered with something not its API."""
+
+
+class DataQualityError(ShoalError):
+    """Data failed an expectation whose severity is ``fail``; ``report`` holds every result."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class JobFailedError(ShoalError):
+    """A notebook job failed (an error cell) or timed out; ``job`` is its record."""
+
+    def __init__(self, message: str, job: object) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class NotificationError(ShoalError):
+    """A notifier could not deliver a message; the message never contains a secret."""

@@ -12,9 +12,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from shoal.access.service import AccessService
-from shoal.api import errors, ops
+from shoal.api import errors, management, ops
+from shoal.api.capture import router as capture_router
+from shoal.api.metrics import router as metrics_router
+from shoal.api.telemetry import RequestTelemetry
 from shoal.api.v2 import routes as v2
 from shoal.api.v2.shortcut import InferShortcut
+from shoal.observability.capture import DataCapture
+from shoal.observability.capture_config import CaptureConfigService
+from shoal.observability.telemetry import Telemetry
 from shoal.registry.refs import ModelRef
 from shoal.serving.hot_set import HotSet
 from shoal.serving.service import InferenceService
@@ -33,6 +39,8 @@ class ServerConfig:
     restore_hot_set: bool = True
     pinned: tuple[ModelRef, ...] = ()
     """Models loaded at start and never evicted (``shoal serve --pin``)."""
+    max_upload_bytes: int = 256 * 1024 * 1024
+    """Largest registration body of the management API (a base64 model file; 413 above)."""
 
 
 async def _start(app: FastAPI, inference: InferenceService, hot_set: HotSet | None) -> None:
@@ -53,13 +61,27 @@ def create_app(
     inference: InferenceService,
     config: ServerConfig = ServerConfig(),
     access: AccessService | None = None,
+    manage: management.Management | None = None,
+    capture: DataCapture | None = None,
+    capture_config: CaptureConfigService | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The app; its lifespan restores the last hot set in the background and saves it on exit.
 
     With ``access``, every model call needs an API key and inference counts against the usage
     plan; ``access=None`` serves without keys (``shoal serve --no-auth``, loopback only).
+    With ``manage``, the management API (registry, keys, plans, usage) is served under
+    ``/api/v1`` behind the same keys.
+    With ``capture``, sampled inferences are captured (its writer runs while the app does);
+    ``capture_config`` serves the capture settings under ``/api/v1/capture``.
+    ``telemetry`` (``wiring.build_telemetry``) adds traces, access logs and store probes to the
+    metrics every app has (``/metrics``).
     """
     hot_set = HotSet(config.hot_set_file) if config.hot_set_file else None
+    telemetry = telemetry or Telemetry.for_server(inference.stats)
+    inference.observe_loads(telemetry.metrics.serving.observe_load)
+    if capture is not None:
+        telemetry.metrics.add_source(capture.families)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,27 +89,44 @@ def create_app(
             await inference.pin(ref)
         restore = hot_set if config.restore_hot_set else None
         starting = asyncio.create_task(_start(app, inference, restore))
+        telemetry.start()
+        if capture is not None:
+            await asyncio.to_thread(capture.start)
         try:
             yield
         finally:
             app.state.ready = False
             if not starting.done():
                 starting.cancel()
+            if capture is not None:  # writes what is still queued
+                await asyncio.to_thread(capture.stop)
             if hot_set is not None:
                 hot_set.save(inference.cache.hot_keys(config.hot_set_size))
+            await telemetry.close()
 
     app = FastAPI(
         title="Shoal",
         version=__version__,
         description="Many small ML models behind one Open Inference Protocol (V2) endpoint.",
         lifespan=lifespan,
+        # Shoal records its own telemetry (observability/); FastAPI's native OpenTelemetry
+        # would look up the global providers on every request and, were they set, double it.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.inference = inference
     app.state.access = access
     app.state.max_body_bytes = config.max_body_bytes
     app.state.ready = False
+    app.state.capture = capture
+    app.state.capture_config = capture_config
+    app.state.telemetry = telemetry
     errors.install(app)
     app.add_middleware(InferShortcut)
+    app.add_middleware(RequestTelemetry)  # outermost: it measures the shortcut too
     app.include_router(v2.router)
     app.include_router(ops.router)
+    app.include_router(capture_router)
+    app.include_router(metrics_router)
+    if manage is not None:  # the management API (/api/v1), with the same keys as inference
+        management.install(app, manage, config.max_upload_bytes)
     return app

@@ -90,7 +90,7 @@ class PlanService:
         return plan
 
     def remove_plan(self, subject: str, actor: str) -> UsagePlan:
-        removed = self._plans.remove_plan(subject)
+        removed = self._plans.remove_plan(subject, actor, self._clock())
         self._cache.discard(subject)
         logger.info("usage plan of %s (%s) removed by %s", subject, removed.limits, actor)
         return removed

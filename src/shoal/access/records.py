@@ -7,7 +7,8 @@ belong in ``shoal.errors`` (the tree drawn there) and will move.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ from shoal.errors import (
     NotFoundError,
     ValidationError,
 )
+from shoal.registry.records import JsonScalar
 
 KEY_SUBJECT_PREFIX = "key:"
 """Plans for one key are filed under ``key:<key id>``; ':' never occurs in a tenant name."""
@@ -191,3 +193,58 @@ class Decision:
 
 UNLIMITED = Decision(allowed=True)
 """The decision for a principal without any usage plan."""
+
+
+class AccessAction(StrEnum):
+    """What an access audit event records."""
+
+    KEY_CREATED = "key.created"
+    KEY_REVOKED = "key.revoked"
+    PLAN_SET = "plan.set"
+    PLAN_REMOVED = "plan.removed"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    """One change to keys or plans, kept forever: who did what, when, to which subject.
+
+    ``subject`` is ``key:<id>`` for key events and the plan's subject for plan events;
+    ``tenant`` is the key's tenant or the tenant whose plan changed (None for admin keys and
+    plans of one key). ``detail`` holds the key's name and scope, or the plan's limits.
+    """
+
+    id: int
+    at: datetime
+    actor: str
+    action: AccessAction
+    subject: str
+    tenant: str | None = None
+    detail: Mapping[str, JsonScalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEventQuery:
+    """Which access events to list (newest first): all, one subject's, one tenant's."""
+
+    subject: str | None = None
+    tenant: str | None = None
+
+
+def key_detail(key: ApiKey) -> dict[str, JsonScalar]:
+    """What a key event keeps about the key (never its secret)."""
+    return {"name": key.name, "scope": Scope(key.scope).value, "prefix": key.prefix}
+
+
+def plan_detail(plan: UsagePlan) -> dict[str, JsonScalar]:
+    """What a plan event keeps: the limits set or removed."""
+    return {
+        "rate_per_s": plan.rate_per_s,
+        "burst": plan.burst,
+        "quota_per_day": plan.quota_per_day,
+        "quota_per_month": plan.quota_per_month,
+    }
+
+
+def plan_tenant(subject: str) -> str | None:
+    """The tenant a plan subject names, None for a plan of one key."""
+    return None if subject.startswith(KEY_SUBJECT_PREFIX) else subject

@@ -1,4 +1,5 @@
-"""``AccessService``: the one call a request makes, authenticate then admit against its plan."""
+"""``AccessService``: the one call a request makes (authenticate, then admit against its plan),
+and the audit log of key and plan changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from dataclasses import dataclass
 
 from shoal.access.keys import KeyService
 from shoal.access.plans import PlanService
-from shoal.access.records import Decision, Principal
+from shoal.access.records import AccessEvent, AccessEventQuery, Decision, Principal
+from shoal.access.store import AccessAuditLog
+from shoal.errors import NotFoundError
+from shoal.registry.names import check_name
+from shoal.registry.pages import check_page
+from shoal.registry.records import Page, PageRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,11 +24,14 @@ class Admission:
 
 
 class AccessService:
-    """Keys and plans together; the HTTP layer calls ``admit`` once per request."""
+    """Keys, plans and their audit log together; the HTTP layer calls ``admit`` per request."""
 
-    def __init__(self, keys: KeyService, plans: PlanService) -> None:
+    def __init__(
+        self, keys: KeyService, plans: PlanService, audit: AccessAuditLog | None = None
+    ) -> None:
         self.keys = keys
         self.plans = plans
+        self._audit = audit
 
     def admit(self, token: str) -> Admission:
         """The verified principal and its decision.
@@ -33,3 +42,15 @@ class AccessService:
         """
         principal = self.keys.authenticate(token)
         return Admission(principal, self.plans.admit(principal))
+
+    def history(
+        self, query: AccessEventQuery | None = None, page: PageRequest = PageRequest()
+    ) -> Page[AccessEvent]:
+        """Key and plan changes, newest first: who created or revoked which key, who set or
+        removed which plan, when."""
+        if self._audit is None:
+            raise NotFoundError("this access service keeps no audit log")
+        query = query or AccessEventQuery()
+        if query.tenant is not None:
+            check_name(query.tenant, "tenant name")
+        return self._audit.list_access_events(query, check_page(page))

@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from shoal.access.records import ApiKey, Decision, StoredKey, Usage, UsagePlan
+from shoal.access.records import (
+    AccessEvent,
+    AccessEventQuery,
+    ApiKey,
+    Decision,
+    StoredKey,
+    Usage,
+    UsagePlan,
+)
 from shoal.errors import ConflictError, NotFoundError, ValidationError
 from shoal.registry.records import Page, PageRequest, Tenant
 
@@ -21,11 +29,15 @@ class TenantDirectory(Protocol):
 
 
 class KeyStore(Protocol):
-    """API keys with the hash of their secret. Every method is one atomic transaction."""
+    """API keys with the hash of their secret. Every method is one atomic transaction.
+
+    Changes append their ``AccessEvent`` (``key.created``, ``key.revoked``) in the same
+    transaction, so the access audit log cannot miss one.
+    """
 
     def add_key(self, stored: StoredKey) -> ApiKey:
-        """Record a new key; ``NotFoundError`` for an unknown tenant, ``ConflictError`` if the
-        id is taken."""
+        """Record a new key (its creator and time are on it); ``NotFoundError`` for an unknown
+        tenant, ``ConflictError`` if the id is taken."""
         ...
 
     def find_key(self, key_id: str) -> StoredKey | None: ...
@@ -40,7 +52,11 @@ class KeyStore(Protocol):
 
 
 class PlanStore(Protocol):
-    """Usage plans by subject. Every method is one atomic transaction."""
+    """Usage plans by subject. Every method is one atomic transaction.
+
+    Changes append their ``AccessEvent`` (``plan.set``, ``plan.removed``) in the same
+    transaction.
+    """
 
     def set_plan(self, plan: UsagePlan, actor: str, at: datetime) -> UsagePlan:
         """Create or replace the subject's plan; returns it with ``updated_at``/``updated_by``."""
@@ -48,12 +64,25 @@ class PlanStore(Protocol):
 
     def find_plan(self, subject: str) -> UsagePlan | None: ...
 
-    def remove_plan(self, subject: str) -> UsagePlan:
-        """Delete the subject's plan and return it; ``NotFoundError`` if it has none."""
+    def remove_plan(
+        self, subject: str, actor: str | None = None, at: datetime | None = None
+    ) -> UsagePlan:
+        """Delete the subject's plan and return it; ``NotFoundError`` if it has none.
+
+        ``actor`` and ``at`` go to the audit log (``unknown`` and now when not given).
+        """
         ...
 
     def list_plans(self, page: PageRequest) -> Page[UsagePlan]:
         """Plans ordered by subject."""
+        ...
+
+
+class AccessAuditLog(Protocol):
+    """Reads the access audit log that the key and plan stores append to."""
+
+    def list_access_events(self, query: AccessEventQuery, page: PageRequest) -> Page[AccessEvent]:
+        """Events newest first, filtered by subject and/or tenant."""
         ...
 
 

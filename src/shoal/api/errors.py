@@ -1,4 +1,8 @@
-"""Domain errors to HTTP statuses, always with a JSON body ``{"error": "..."}``."""
+"""Domain errors to HTTP statuses, always with a JSON body ``{"error": "...", "type": "..."}``.
+
+``type`` names the domain error class (``NotFoundError``), so a remote client raises the same
+error an embedded one would; errors that are not Shoal's carry no ``type``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from shoal.api.json import JSONResponse
@@ -45,6 +50,30 @@ STATUS: tuple[tuple[type[ShoalError], int], ...] = (
 """First match wins; any other ShoalError is a 500."""
 
 
+class ErrorBody(BaseModel):
+    """What every error response carries."""
+
+    error: str
+    type: str | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad input: malformed JSON, a bad name, reference, value or cursor"),
+        (401, "No API key, or a malformed, unknown or revoked one"),
+        (403, "The key's scope does not allow this (admin only)"),
+        (404, "Not found (or another tenant's, which looks the same)"),
+        (409, "Clashes with the current state"),
+        (413, "Request body over the size limit"),
+        (429, "Over the usage plan's rate or quota (Retry-After)"),
+        (500, "Internal error"),
+        (503, "No capacity now (Retry-After)"),
+    )
+}
+"""The error statuses routes declare in the OpenAPI document."""
+
+
 def status_of(error: ShoalError) -> int:
     for kind, status in STATUS:
         if isinstance(error, kind):
@@ -64,9 +93,10 @@ def error_headers(error: ShoalError, status: int) -> dict[str, str]:
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int, message: str, headers: dict[str, str] | None = None, kind: str | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    body = {"error": message} if kind is None else {"error": message, "type": kind}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _shoal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -74,7 +104,7 @@ async def _shoal_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return error_response(status, str(exc), error_headers(exc, status))
+    return error_response(status, str(exc), error_headers(exc, status), type(exc).__name__)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -82,7 +112,7 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     details = "; ".join(
         f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
     )
-    return error_response(400, f"invalid request: {details}")
+    return error_response(400, f"invalid request: {details}", kind="ValidationError")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,10 +6,11 @@ import dataclasses
 
 from fastapi import APIRouter, Request
 
+from shoal.api.errors import ERROR_RESPONSES
 from shoal.api.json import JSONResponse
 from shoal.api.v2.routes import Who, service
 
-router = APIRouter(prefix="/v2", tags=["operations"])
+router = APIRouter(prefix="/v2", tags=["operations"], responses=ERROR_RESPONSES)
 
 
 @router.get("/cache", summary="Model cache: budget, resident models, hits, misses, evictions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +14,10 @@ from rich.progress import Progress
 from shoal.cli.output import console, print_rows
 from shoal.cli.state import client, state
 from shoal.client import Client
-from shoal.registry.packager import RegistrationRequest
-from shoal.registry.records import ApprovalStatus
-from shoal.registry.refs import ModelRef
+from shoal.pipelines.records import RunStatus
+from shoal.wiring import build_runner
 
 MODEL = "log-anomaly"
-BATCH = 50
 
 
 def _ensure_tenants(shoal: Client, names: list[str]) -> None:
@@ -39,60 +38,44 @@ def run(
         str, typer.Option(help="The server's model memory budget (small, to show eviction).")
     ] = "32MiB",
 ) -> None:
-    """Train a detector per tenant on real data, register them all, then serve them traffic."""
+    """Train a detector per tenant on real data through a pipeline, then serve them traffic."""
 
-    from shoal.solutions.anomaly.bank_calls import load_bank_calls, tenant_streams
-    from shoal.solutions.anomaly.detector import inject_anomalies, score_detector, train_detector
+    from shoal.pipelines.templates.tenant_detectors import bank_call_streams, tenant_detectors
+    from shoal.solutions.anomaly.detector import inject_anomalies
     from shoal.solutions.anomaly.features import bucket_features
 
     shoal = client(ctx)
-    streams = tenant_streams(load_bank_calls(), limit=tenants)
-    names = list(streams)
+    streams = bank_call_streams()  # loaded before the pool forks, so workers share it
+    names = list(streams)[:tenants]
     console.print(
         f"[bold]Shoal demo[/bold]: {len(names)} tenants, one anomaly detector each, "
         "trained on real 5-minute call volumes (fpp3::bank_calls)",
         highlight=False,
     )
     _ensure_tenants(shoal, names)
-    rng = np.random.default_rng(seed)
-    train_seconds = register_seconds = 0.0
-    registered = 0
-    f1_scores: list[float] = []
+    settings = state(ctx).settings()
+    runner = build_runner(settings, shoal.services)
+    began = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("train + register", total=len(names))
-        for start in range(0, len(names), BATCH):
-            batch: list[RegistrationRequest] = []
-            began = time.perf_counter()
-            for name in names[start : start + BATCH]:
-                counts = streams[name]
-                detector = train_detector(counts, seed=seed)
-                injected, labels = inject_anomalies(counts, rng)
-                score = score_detector(detector, injected, labels)
-                f1_scores.append(score.f1)
-                batch.append(
-                    RegistrationRequest(
-                        ref=ModelRef(name, MODEL),
-                        model=detector,
-                        sample_input=bucket_features(counts).head(8),
-                        params={"n_estimators": 50, "contamination": 0.04, "seed": seed},
-                        metrics={
-                            "precision": score.precision,
-                            "recall": score.recall,
-                            "f1": score.f1,
-                            "train_buckets": float(len(counts)),
-                        },
-                        tags={"solution": "log-anomaly", "dataset": "fpp3::bank_calls"},
-                        description="IsolationForest over 5-minute bucket features",
-                        aliases=("production",),
-                        approval=ApprovalStatus.APPROVED,
-                    )
-                )
-            trained = time.perf_counter()
-            registered += len(shoal.register_many(batch))
-            register_seconds += time.perf_counter() - trained
-            train_seconds += trained - began
-            progress.advance(task, len(batch))
+        task = progress.add_task("pipeline: train + register per tenant", total=len(names) + 1)
 
+        def advance(finished: int, known: int) -> None:
+            progress.update(task, completed=finished, total=max(known, len(names) + 1))
+
+        run = runner.run(
+            tenant_detectors,
+            {"limit": len(names), "seed": seed, "model": MODEL},
+            progress=advance,
+        )
+    seconds = time.perf_counter() - began
+    if run.status is not RunStatus.SUCCEEDED:
+        console.print(f"pipeline run {run.id} failed: {run.error}", style="red", markup=False)
+        raise typer.Exit(1)
+    items = runner.store.list_items(run.id, "train_tenant_detector")
+    registered = sum(len(item.registered) for item in items)
+    f1_scores = [item.metrics["f1"] for item in items]
+    snapshots = runner.store.list_snapshots(run.id)
+    rng = np.random.default_rng(seed)
     total = sum(1 for _ in shoal.iter_models(prefix=None))
     page = shoal.list_models(limit=10)
     print_rows(
@@ -109,9 +92,14 @@ def run(
     injected, labels = inject_anomalies(streams[names[0]], rng)
     flags = shoal.predict(example, bucket_features(injected))["label"]
     rows_by_tenant = [bucket_features(streams[name]).to_numpy() for name in names]
+    workers = settings.pipeline_workers or os.cpu_count() or 1
     console.print(
-        f"registered {registered} versions in {register_seconds:.1f} s "
-        f"({registered / max(register_seconds, 1e-9):.0f}/s; training took {train_seconds:.1f} s)\n"
+        f"registered {registered} versions in {seconds:.1f} s "
+        f"({registered / max(seconds, 1e-9):.0f}/s) through pipeline run {run.id} "
+        f"({len(items)} fan-out items on {workers} local workers, {len(snapshots)} data "
+        f"snapshots; see `shoal runs show {run.id}`)\n"
+        f"{example} lineage: run {version.lineage.run_id}, "
+        f"snapshot {(version.lineage.snapshot_id or '-')[:12]}\n"
         f"mean F1 on injected anomalies: {float(np.mean(f1_scores)):.2f}\n"
         f"{example} -> {version.ref} (alias lookup {lookup_ms:.2f} ms); it flags "
         f"{int((flags == -1).sum())} of {len(flags)} buckets, {int(labels.sum())} were injected",

@@ -1,4 +1,5 @@
-"""``shoal keys create|list|revoke``: API keys for the endpoint and the management API."""
+"""``shoal keys create|list|revoke|history``: API keys for the endpoint and the management API,
+and the audit log of key and plan changes."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ from typing import Annotated
 
 import typer
 
-from shoal.access.records import ApiKey
-from shoal.cli.output import OutputFormat, console, print_json, print_listing, short_time
+from shoal.access.records import AccessEvent, ApiKey
+from shoal.cli.output import (
+    OutputFormat,
+    console,
+    key_values,
+    print_json,
+    print_listing,
+    short_time,
+)
 from shoal.cli.state import client
 
-app = typer.Typer(help="API keys: admin, or scoped to one tenant.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
+    help="API keys: admin, or scoped to one tenant.",
+    no_args_is_help=True,
+)
 
 OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 
@@ -75,3 +87,31 @@ def revoke(
     """Revoke a key; every server refuses it within seconds."""
     key = client(ctx).revoke_key(key_id)
     typer.echo(f"revoked key {key.id} ({key.name})")
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    subject: Annotated[
+        str | None, typer.Option(help="Only this key (key:<id>) or plan subject (a tenant).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys and plan.")] = None,
+    limit: Annotated[int, typer.Option(help="Page size (1-1000).")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Cursor of the next page.")] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Who created or revoked which key and set or removed which plan, newest first."""
+    page = client(ctx).access_history(subject, tenant, limit, cursor)
+
+    def row(e: AccessEvent) -> list[object]:
+        return [
+            short_time(e.at),
+            e.actor,
+            e.action.value,
+            e.subject,
+            e.tenant or "",
+            key_values(e.detail),
+        ]
+
+    columns = ["at", "actor", "action", "subject", "tenant", "detail"]
+    print_listing(output, "Key and plan changes", columns, page.items, row, page.next_cursor)

@@ -9,7 +9,23 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from shoal.cli import demo, keys, models, plans, predict, serve, tenants
+from shoal.cli import (
+    capture,
+    demo,
+    jobs,
+    keys,
+    models,
+    notify,
+    pipelines,
+    plans,
+    predict,
+    runs,
+    scheduler,
+    schedules,
+    serve,
+    sql,
+    tenants,
+)
 from shoal.cli.exits import exit_code
 from shoal.cli.output import errors
 from shoal.cli.state import set_overrides
@@ -30,6 +46,7 @@ class ShoalGroup(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
     name="shoal",
     cls=ShoalGroup,
     help="Shoal: run many small ML models — registry, serving, pipelines, monitoring.",
@@ -41,6 +58,15 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.add_typer(plans.app, name="plans")
+app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(runs.app, name="runs")
+app.add_typer(capture.app, name="capture")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(schedules.app, name="schedules")
+app.add_typer(sql.app, name="queries")
+app.add_typer(notify.app, name="notifications")
+app.command("scheduler")(scheduler.scheduler)
+app.command("sql")(sql.sql)
 app.command("demo")(demo.run)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
@@ -64,6 +90,13 @@ def root(
     artifact_url: Annotated[
         str | None, typer.Option(help="Artifact store URL [env SHOAL_ARTIFACT_URL].")
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Manage this Shoal server, not the local stores [env SHOAL_URL]."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key for --url [env SHOAL_API_KEY].")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
@@ -74,7 +107,7 @@ def root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    set_overrides(ctx, home, metadata_url, artifact_url)
+    set_overrides(ctx, home, metadata_url, artifact_url, url, api_key)
 
 
 def main() -> None:

@@ -26,7 +26,11 @@ from shoal.registry.records import (
     RegisteredModel,
 )
 
-app = typer.Typer(help="Models and their versions, aliases and approvals.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
+    help="Models and their versions, aliases and approvals.",
+    no_args_is_help=True,
+)
 
 OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 LimitOption = Annotated[int, typer.Option(help="Page size (1-1000).")]

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 errors = Console(stderr=True)
@@ -53,7 +54,8 @@ def print_rows(
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        # Text, not str: cells are data, so "list[str]" must not be read as rich markup.
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     console.print(table)
     if next_cursor:
         console.print(f"more: --cursor {next_cursor}", style="dim")

@@ -1,4 +1,5 @@
-"""``shoal plans set|show|remove|usage``: usage plans (rate, burst, quotas) per tenant or key."""
+"""``shoal plans set|show|list|remove|usage``: usage plans (rate, burst, quotas) per tenant or
+key."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.output import OutputFormat, print_json, print_rows
+from shoal.access.records import UsagePlan
+from shoal.cli.output import OutputFormat, print_json, print_listing, print_rows, short_time
 from shoal.cli.state import client
 
-app = typer.Typer(help="Usage plans: rate + burst and daily/monthly quotas.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
+    help="Usage plans: rate + burst and daily/monthly quotas.",
+    no_args_is_help=True,
+)
 
 OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 SubjectArgument = Annotated[str, typer.Argument(help="A tenant name, or key:<key id>.")]
@@ -50,6 +56,31 @@ def show(
         ["rate/s", "burst", "per day", "per month"],
         [[plan.rate_per_s, plan.burst, plan.quota_per_day, plan.quota_per_month]],
     )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Page size (1-1000).")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Cursor of the next page.")] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """List every plan by subject."""
+    page = client(ctx).list_plans(limit, cursor)
+
+    def row(p: UsagePlan) -> list[object]:
+        updated = short_time(p.updated_at) if p.updated_at else ""
+        return [
+            p.subject,
+            f"{p.rate_per_s:g}",
+            p.burst,
+            p.quota_per_day or "-",
+            p.quota_per_month or "-",
+            f"{updated} by {p.updated_by}" if p.updated_by else updated,
+        ]
+
+    columns = ["subject", "rate/s", "burst", "per day", "per month", "updated"]
+    print_listing(output, "Usage plans", columns, page.items, row, page.next_cursor)
 
 
 @app.command("remove")

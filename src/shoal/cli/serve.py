@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,6 +48,37 @@ def serve(
         bool,
         typer.Option(help="Require API keys (--no-auth serves without; loopback hosts only)."),
     ] = True,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request on stderr [env SHOAL_ACCESS_LOG].",
+        ),
+    ] = None,
+    access_log_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append the access log to this file instead [env SHOAL_ACCESS_LOG_FILE]."
+        ),
+    ] = None,
+    trace_exporter: Annotated[
+        str | None,
+        typer.Option(help="Where traces go: none, console, otlp [env SHOAL_TRACE_EXPORTER]."),
+    ] = None,
+    trace_sample_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of requests traced, 0 to 1; failures are always traced "
+            "[env SHOAL_TRACE_SAMPLE_RATE]."
+        ),
+    ] = None,
+    metrics_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder shared by this host's server processes, so /metrics counts them all "
+            "[env SHOAL_METRICS_DIR]."
+        ),
+    ] = None,
 ) -> None:
     """Serve every registered model of every tenant from one endpoint."""
     if not auth and not _is_loopback(host):
@@ -57,14 +89,20 @@ def serve(
         )
     import uvicorn
 
+    from shoal.api.management import Management
     from shoal.server import ServerConfig, create_app
-    from shoal.wiring import build_inference
+    from shoal.wiring import build_capture, build_inference, build_telemetry
 
     cli = state(ctx)
     overrides = {
         "inference_threads": workers,
         "memory_budget": memory_budget,
         "max_body_bytes": max_body,
+        "access_log": access_log,
+        "access_log_file": access_log_file,
+        "trace_exporter": trace_exporter,
+        "trace_sample_rate": trace_sample_rate,
+        "metrics_dir": metrics_dir,
     }
     cli.overrides.update({k: v for k, v in overrides.items() if v is not None})
     settings = cli.settings()
@@ -75,6 +113,7 @@ def serve(
         hot_set_file=settings.cache_dir / "hot-set.json",
         restore_hot_set=restore,
         pinned=tuple(ModelRef.parse(ref) for ref in pin or ()),
+        max_upload_bytes=int(settings.max_upload_bytes),
     )
     budget = settings.memory_budget.human_readable()
     console.print(
@@ -84,7 +123,15 @@ def serve(
         highlight=False,
     )
     uvicorn.run(
-        create_app(inference, config, services.access if auth else None),
+        create_app(
+            inference,
+            config,
+            services.access if auth else None,
+            manage=Management(services.registry, services.access, services.actor),
+            capture=build_capture(settings, services),
+            capture_config=services.capture,
+            telemetry=build_telemetry(settings, services, inference),
+        ),
         host=host,
         port=port,
         log_level=log_level,

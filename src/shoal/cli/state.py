@@ -1,4 +1,8 @@
-"""Per-invocation CLI state: global flags become Settings, and the client is built on first use."""
+"""Per-invocation CLI state: global flags become Settings, and the client is built on first use.
+
+With ``--url`` (or ``SHOAL_URL``) the client talks to that server with ``--api-key``
+(``SHOAL_API_KEY``) instead of opening the local stores.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,12 @@ class CliState:
 
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.settings())
+            settings = self.settings()
+            if settings.url:
+                key = settings.api_key.get_secret_value() if settings.api_key else None
+                self._client = Client(url=settings.url, api_key=key)
+            else:
+                self._client = Client(settings)
         return self._client
 
     def close(self) -> None:
@@ -47,7 +56,15 @@ def set_overrides(
     home: Path | None,
     metadata_url: str | None,
     artifact_url: str | None,
+    url: str | None = None,
+    api_key: str | None = None,
 ) -> None:
-    values = {"home": home, "metadata_url": metadata_url, "artifact_url": artifact_url}
+    values = {
+        "home": home,
+        "metadata_url": metadata_url,
+        "artifact_url": artifact_url,
+        "url": url,
+        "api_key": api_key,
+    }
     state(ctx).overrides.update({k: v for k, v in values.items() if v is not None})
     ctx.call_on_close(state(ctx).close)

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shoal.errors import NotFoundError, PredictError, ShoalError, ValidationError
+from shoal.observability import tracing
 from shoal.registry.loader import ModelLoader
 from shoal.registry.records import ModelVersion
 from shoal.registry.refs import ModelRef
@@ -87,6 +88,7 @@ class InferenceService:
             registry.get_version, self._warm, registry.changes_since, clock, resolve_ttl_s
         )
         self._cost_per_row: dict[str, float] = {}
+        self._on_load: Callable[[float], None] | None = None
 
     @property
     def cache(self) -> ModelCache[LoadedModel]:
@@ -97,7 +99,19 @@ class InferenceService:
         return self._router.route(ref)
 
     def _load_fn(self, version: ModelVersion) -> Callable[[], LoadedModel]:
-        return lambda: self._loader.load(version).model
+        return lambda: self._load(version)
+
+    def _load(self, version: ModelVersion) -> LoadedModel:
+        began = time.perf_counter()
+        model = self._loader.load(version).model
+        if self._on_load is not None:
+            self._on_load(time.perf_counter() - began)
+        return model
+
+    def observe_loads(self, observer: Callable[[float], None]) -> None:
+        """Call ``observer`` with the seconds each successful model load took (on the loading
+        thread)."""
+        self._on_load = observer
 
     def _size_hint(self, version: ModelVersion) -> int:
         return max(version.artifact.size * SIZE_HINT_FACTOR, 64 * 1024)
@@ -107,12 +121,15 @@ class InferenceService:
     ) -> Prediction:
         """Predict with the version ``ref`` resolves to; only this request fails if it raises."""
         version = self.resolve(ref)
+        tracing.note_model(version.tenant, version.model, version.version)
         checked = check_inputs(version.signature, inputs)
         lease = await self._cache.lease(
             cache_key(version), self._load_fn(version), self._size_hint(version)
         )
+        tracing.note_lease(lease.hit, lease.wait_seconds, lease.load_seconds)
         try:
             outputs, predict_seconds = await self._predict(lease.key, lease.model, checked)
+            tracing.note_predict(predict_seconds)
         except ShoalError:
             raise
         except Exception as exc:

@@ -2,24 +2,36 @@
 
 Every method is one transaction; writes take the write lock up front on SQLite (``writer``).
 Keys list by (created_at, id) with keyset cursors; plans by subject. A key or plan change
-leaves its trail on the row (created_by/revoked_by, updated_at/updated_by): the registry's
-audit_events table is tied to tenants and models and has no actions for keys or plans.
+leaves its trail on the row (created_by/revoked_by, updated_at/updated_by) and appends an
+event to ``access_events`` in the same transaction (``SqlAccessAuditLog`` reads them): the
+registry's audit_events table is tied to tenants and has no actions for keys or plans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from shoal.access.records import ApiKey, Scope, StoredKey, UsagePlan
+from shoal.access.records import (
+    AccessAction,
+    AccessEvent,
+    AccessEventQuery,
+    ApiKey,
+    Scope,
+    StoredKey,
+    UsagePlan,
+    key_detail,
+    key_subject,
+    plan_detail,
+    plan_tenant,
+)
 from shoal.access.store import (
     key_after,
     key_exists,
@@ -28,30 +40,34 @@ from shoal.access.store import (
     key_revoked,
     plan_missing,
 )
-from shoal.registry.records import Page, PageRequest
+from shoal.registry.records import JsonScalar, Page, PageRequest
 from shoal.storage import registry_rules as rules
-from shoal.storage.engine import database_errors, writer
-from shoal.storage.tables import api_keys, tenants, usage_plans
+from shoal.storage.sql_store import SqlStore
+from shoal.storage.tables import access_events, api_keys, tenants, usage_plans
 
 _KEY_COLUMNS = (*api_keys.c, tenants.c.name.label("tenant"))
 _KEYS = api_keys.outerjoin(tenants, api_keys.c.tenant_id == tenants.c.id)
 
 
-class _Sql:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with database_errors(self._engine), self._engine.connect() as conn:
-            yield conn
-            conn.commit()  # see SqlRegistryStore._read: keeps psycopg's prepared statements
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with database_errors(self._engine), self._writer.begin() as conn:
-            yield conn
+def _log(
+    conn: Connection,
+    action: AccessAction,
+    subject: str,
+    tenant: str | None,
+    actor: str,
+    at: datetime,
+    detail: Mapping[str, JsonScalar],
+) -> None:
+    """Append an access event inside the caller's transaction."""
+    values = {
+        "at": at,
+        "actor": actor,
+        "action": action.value,
+        "subject": subject,
+        "tenant": tenant,
+        "detail": dict(detail),
+    }
+    conn.execute(sa.insert(access_events), values)
 
 
 def _key(row: Any) -> StoredKey:
@@ -69,7 +85,7 @@ def _key(row: Any) -> StoredKey:
     return StoredKey(key, row.secret_hash)
 
 
-class SqlKeyStore(_Sql):
+class SqlKeyStore(SqlStore):
     """A ``KeyStore`` over a migrated database."""
 
     def add_key(self, stored: StoredKey) -> ApiKey:
@@ -100,7 +116,17 @@ class SqlKeyStore(_Sql):
                     conn.execute(sa.insert(api_keys), values)
             except IntegrityError as exc:
                 raise key_exists(key.id) from exc
-        return replace(key, created_at=at, revoked_at=None, revoked_by=None)
+            added = replace(key, created_at=at, revoked_at=None, revoked_by=None)
+            _log(
+                conn,
+                AccessAction.KEY_CREATED,
+                key_subject(key.id),
+                key.tenant,
+                key.created_by,
+                at,
+                key_detail(added),
+            )
+        return added
 
     def find_key(self, key_id: str) -> StoredKey | None:
         query = sa.select(*_KEY_COLUMNS).select_from(_KEYS).where(api_keys.c.id == key_id)
@@ -147,9 +173,19 @@ class SqlKeyStore(_Sql):
             row = conn.execute(by_id).first()
             if row is None:
                 raise key_missing(key_id)
+            key = _key(row).key
             if revoked.rowcount == 0:
-                raise key_revoked(_key(row).key)
-            return _key(row).key
+                raise key_revoked(key)
+            _log(
+                conn,
+                AccessAction.KEY_REVOKED,
+                key_subject(key_id),
+                key.tenant,
+                actor,
+                at,
+                key_detail(key),
+            )
+            return key
 
 
 def _plan(row: Any) -> UsagePlan:
@@ -164,7 +200,7 @@ def _plan(row: Any) -> UsagePlan:
     )
 
 
-class SqlPlanStore(_Sql):
+class SqlPlanStore(SqlStore):
     """A ``PlanStore`` over a migrated database."""
 
     def set_plan(self, plan: UsagePlan, actor: str, at: datetime) -> UsagePlan:
@@ -186,6 +222,15 @@ class SqlPlanStore(_Sql):
         )
         with self._write() as conn:
             conn.execute(upsert)
+            _log(
+                conn,
+                AccessAction.PLAN_SET,
+                plan.subject,
+                plan_tenant(plan.subject),
+                actor,
+                at,
+                plan_detail(plan),
+            )
         return replace(plan, updated_at=at, updated_by=actor)
 
     def find_plan(self, subject: str) -> UsagePlan | None:
@@ -194,14 +239,27 @@ class SqlPlanStore(_Sql):
             row = conn.execute(query).first()
         return None if row is None else _plan(row)
 
-    def remove_plan(self, subject: str) -> UsagePlan:
+    def remove_plan(
+        self, subject: str, actor: str | None = None, at: datetime | None = None
+    ) -> UsagePlan:
+        at = rules.as_utc(at or datetime.now(UTC))
         query = sa.select(usage_plans).where(usage_plans.c.subject == subject)
         with self._write() as conn:
             row = conn.execute(query.with_for_update()).first()
             if row is None:
                 raise plan_missing(subject)
             conn.execute(sa.delete(usage_plans).where(usage_plans.c.subject == subject))
-        return _plan(row)
+            removed = _plan(row)
+            _log(
+                conn,
+                AccessAction.PLAN_REMOVED,
+                subject,
+                plan_tenant(subject),
+                actor or "unknown",
+                at,
+                plan_detail(removed),
+            )
+        return removed
 
     def list_plans(self, page: PageRequest) -> Page[UsagePlan]:
         after = rules.page_key(page, str)
@@ -211,3 +269,32 @@ class SqlPlanStore(_Sql):
         with self._read() as conn:
             found = [_plan(row) for row in conn.execute(query)]
         return rules.page_of(found, page.limit, lambda plan: (plan.subject,))
+
+
+def _event(row: Any) -> AccessEvent:
+    return AccessEvent(
+        id=int(row.id),
+        at=row.at,
+        actor=row.actor,
+        action=AccessAction(row.action),
+        subject=row.subject,
+        tenant=row.tenant,
+        detail=dict(row.detail or {}),
+    )
+
+
+class SqlAccessAuditLog(SqlStore):
+    """An ``AccessAuditLog`` over a migrated database (the stores above append to it)."""
+
+    def list_access_events(self, query: AccessEventQuery, page: PageRequest) -> Page[AccessEvent]:
+        after = rules.page_key(page, int)
+        select = sa.select(access_events).order_by(access_events.c.id.desc()).limit(page.limit + 1)
+        if after is not None:
+            select = select.where(access_events.c.id < after[0])
+        if query.subject is not None:
+            select = select.where(access_events.c.subject == query.subject)
+        if query.tenant is not None:
+            select = select.where(access_events.c.tenant == query.tenant)
+        with self._read() as conn:
+            found = [_event(row) for row in conn.execute(select)]
+        return rules.page_of(found, page.limit, lambda event: (event.id,))

@@ -8,8 +8,7 @@ version numbers, alias moves and deletions. Version numbers come from the model 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,18 +31,18 @@ from shoal.registry.records import (
 )
 from shoal.storage import registry_rules as rules
 from shoal.storage import sql_rows as rows
-from shoal.storage.engine import create_engine, database_errors, writer
+from shoal.storage.engine import create_engine
 from shoal.storage.migrate import upgrade
 from shoal.storage.sql_queries import RegistryQueries
+from shoal.storage.sql_store import SqlStore
 from shoal.storage.tables import audit_events, model_versions, tenants
 
 
-class SqlRegistryStore:
+class SqlRegistryStore(SqlStore):
     """A ``RegistryStore`` over a migrated database (see ``shoal.storage.migrate.upgrade``)."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
+        super().__init__(engine)
         self._q = RegistryQueries()
 
     @classmethod
@@ -52,23 +51,6 @@ class SqlRegistryStore:
         engine = create_engine(url)
         upgrade(engine)
         return cls(engine)
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with database_errors(self._engine), self._engine.connect() as conn:
-            yield conn
-            # Ending reads with COMMIT, not the pool's ROLLBACK, matters: psycopg forgets its
-            # prepared statements on every rollback, and re-planning the joins costs ~1 ms.
-            conn.commit()
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with database_errors(self._engine), self._writer.begin() as conn:
-            yield conn
 
     def _audit(self, conn: Connection, values: dict[str, Any]) -> AuditEvent:
         event_id = conn.execute(self._q.insert_audit, values).scalar_one()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -189,8 +191,195 @@ usage_plans = Table(
 
 # -- pipelines (migration 0003) ------------------------------------------------------------
 
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pipeline", name_type(128), nullable=False),
+    # module:attribute or file.py:attribute: how resume and rerun load the pipeline again.
+    Column("reference", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    Column("rerun_of", String(32), nullable=True),
+    # host:pid of the runner while it runs; resume takes over only when it is gone.
+    Column("owner", String(255), nullable=False, default=""),
+    Column("heartbeat_at", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Index("ix_pipeline_runs_created", "created_at", "id"),
+    Index("ix_pipeline_runs_pipeline", "pipeline", "created_at", "id"),
+)
+
+pipeline_steps = Table(
+    "pipeline_steps",
+    metadata,
+    Column("run_id", String(32), ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("name", name_type(128), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("code_digest", String(64), nullable=False),
+    Column("fan_out", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("items", Integer, nullable=True),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("run_id", "name"),
+)
+
+pipeline_items = Table(
+    "pipeline_items",
+    metadata,
+    Column("run_id", String(32), ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("step", name_type(128), nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("cache_key", String(64), nullable=False, index=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("output_digest", String(64), nullable=True),
+    Column("output_size", BigInteger, nullable=True),
+    Column("output_format", String(64), nullable=True),
+    # Small outputs live here instead of in the artifact store (same digest either way).
+    Column("output_inline", LargeBinary, nullable=True),
+    Column("metrics", JSON, nullable=False),
+    Column("logs", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("registered", JSON, nullable=False),
+    Column("reused_from", String(32), nullable=True),
+    PrimaryKeyConstraint("run_id", "step", "item"),
+)
+
+pipeline_snapshots = Table(
+    "pipeline_snapshots",
+    metadata,
+    Column("run_id", String(32), ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("step", name_type(128), nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("name", name_type(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("run_id", "step", "item", "name"),
+)
+
 # -- jobs, schedules and the data-query audit (migration 0004) -------------------------------
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    # Jobs fanned out over one parameter grid share a batch id.
+    Column("batch", String(32), nullable=True),
+    Column("notebook", String(1024), nullable=False),
+    Column("notebook_digest", String(64), nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("max_runtime_s", Double, nullable=True),
+    Column("wall_s", Double, nullable=True),
+    Column("cpu_s", Double, nullable=True),
+    Column("peak_memory_bytes", BigInteger, nullable=True),
+    Column("output_digest", String(64), nullable=True),
+    Column("html_digest", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("failed_cell", Integer, nullable=True),
+    Column("traceback", Text, nullable=True),
+    Index("ix_jobs_created", "created_at", "id"),
+    Index("ix_jobs_batch", "batch", "created_at", "id"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("name", name_type(64), nullable=False, unique=True),
+    Column("pipeline", String(1024), nullable=False),
+    Column("cron", String(255), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("missed", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Fire times before this (creation or the last resume) are never run or caught up.
+    Column("active_since", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+)
+
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("schedule_id", ID_TYPE, ForeignKey("schedules.id"), nullable=False),
+    Column("fire_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("claimed_by", String(255), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("run_id", String(255), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    # The claim: two schedulers inserting the same (schedule, fire time) cannot both succeed.
+    PrimaryKeyConstraint("schedule_id", "fire_at"),
+)
+
+query_log = Table(
+    "query_log",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("tables", JSON, nullable=False),
+    Column("rows", BigInteger, nullable=True),
+    Column("duration_ms", Double, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_query_log_actor", "actor", "id"),
+)
 
 # -- access audit (migration 0005) ---------------------------------------------------------
 
+access_events = Table(
+    "access_events",
+    metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(32), nullable=False),
+    # ``key:<key id>`` for key events, the plan's subject for plan events.
+    Column("subject", name_type(80), nullable=False),
+    # No foreign key: the log outlives what it describes, like audit_events.
+    Column("tenant", name_type(64), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_access_events_subject", "subject", "id"),
+    Index("ix_access_events_tenant", "tenant", "id"),
+)
+
 # -- data capture (migration 0006) ---------------------------------------------------------
+
+CAPTURE_TENANT_DEFAULT = "*"
+"""The ``model`` of a tenant's default capture setting: never a valid model name."""
+
+capture_configs = Table(
+    "capture_configs",
+    metadata,
+    Column("tenant_id", ID_TYPE, ForeignKey("tenants.id"), nullable=False),
+    # No foreign key to models: deleting a model must not need its capture setting gone first.
+    Column("model", name_type(64), nullable=False),
+    Column("percent", Double, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "model"),
+    CheckConstraint("percent >= 0 AND percent <= 100", name="ck_capture_configs_percent"),
+)

@@ -39,6 +39,20 @@ class DecodedRequest:
     parameters: Mapping[str, object] = field(default_factory=dict)
 
 
+MAX_ID_LENGTH = 256
+
+
+def _request_id(raw: object) -> str | None:
+    """The request's ``id``: it is echoed in the response and a header, so it must be short and
+    free of control characters (a line break would split the header)."""
+    if raw is None:
+        return None
+    text = str(raw)
+    if len(text) > MAX_ID_LENGTH or not text.isprintable():
+        raise _fail(f"'id' must be up to {MAX_ID_LENGTH} printable characters, got {text[:80]!r}")
+    return text
+
+
 def _fail(message: str) -> ValidationError:
     return ValidationError(f"invalid inference request: {message}")
 
@@ -152,9 +166,8 @@ def decode_request(body: bytes, header_length: int | None) -> DecodedRequest:
             raise _fail("every requested output needs a 'name'")
         out_params = spec.get("parameters") or {}
         outputs.append(RequestedOutput(spec["name"], bool(out_params.get("binary_data", False))))
-    request_id = document.get("id")
     return DecodedRequest(
-        id=str(request_id) if request_id is not None else None,
+        id=_request_id(document.get("id")),
         inputs=inputs,
         outputs=tuple(outputs),
         binary_by_default=bool(parameters.get("binary_data_output", False)),

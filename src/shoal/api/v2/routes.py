@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from shoal.access.records import Principal
 from shoal.api.auth import principal
+from shoal.api.errors import ERROR_RESPONSES
 from shoal.api.json import JSONResponse
 from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer, read_limited
@@ -22,7 +23,7 @@ from shoal.registry.refs import ModelRef
 from shoal.serving.service import InferenceService
 from shoal.version import __version__
 
-router = APIRouter(prefix="/v2", tags=["inference (V2)"])
+router = APIRouter(prefix="/v2", tags=["inference (V2)"], responses=ERROR_RESPONSES)
 
 EXTENSIONS = ["model_repository", "binary_tensor_data", "shoal_cache"]
 MODEL = "/models/{tenant}/{model}"
@@ -66,14 +67,16 @@ async def server_metadata() -> JSONResponse:
     return JSONResponse({"name": "shoal", "version": __version__, "extensions": EXTENSIONS})
 
 
-@router.get("/health/live", summary="Server liveness")
+@router.get("/health/live", summary="Server liveness (no body)", response_class=Response)
 async def live() -> Response:
     return Response(status_code=200)
 
 
-@router.get("/health/ready", summary="Server readiness")
-async def ready(request: Request) -> Response:
-    return Response(status_code=200 if request.app.state.ready else 503)
+@router.get("/health/ready", summary="Server readiness: started, metadata and artifacts reachable")
+async def ready(request: Request) -> JSONResponse:
+    report = await request.app.state.telemetry.readiness.check(request.app.state.ready)
+    body = {"ready": report.ready, "checks": dict(report.checks)}
+    return JSONResponse(body, status_code=200 if report.ready else 503)
 
 
 def _metadata(serving: InferenceService, ref: ModelRef) -> JSONResponse:
@@ -125,7 +128,9 @@ async def _infer(request: Request, who: Principal, ref: ModelRef) -> Response:
     if request.app.state.access is not None:
         request.app.state.access.plans.admit(who)
     body = await read_body(request)
-    reply = await answer(service(request), ref, body, request.headers.get(HEADER_LENGTH))
+    reply = await answer(
+        service(request), ref, body, request.headers.get(HEADER_LENGTH), request.app.state.capture
+    )
     return Response(reply.body, media_type=reply.media_type, headers=reply.headers)
 
 

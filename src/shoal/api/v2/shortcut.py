@@ -22,6 +22,7 @@ from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer, read_limited
 from shoal.api.v2.routes import model_ref
 from shoal.errors import ShoalError
+from shoal.observability.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +57,17 @@ class InferShortcut:
         try:
             # Who, then whether they may see the model, then their plan, then the body:
             # refusals cost no body read and no model load.
-            who = principal_of(state.access, headers)
+            with span("auth"):
+                who = principal_of(state.access, headers)
             ref = model_ref(*match.groups())
             who.require_visible(ref.tenant, f"model {ref.name}")
             if state.access is not None:
-                state.access.plans.admit(who)
+                with span("usage_plan"):
+                    state.access.plans.admit(who)
             body = await read_limited(receive, headers.get("content-length"), state.max_body_bytes)
-            reply = await answer(state.inference, ref, body, headers.get(HEADER_LENGTH))
+            reply = await answer(
+                state.inference, ref, body, headers.get(HEADER_LENGTH), state.capture
+            )
         except ShoalError as exc:
             status = status_of(exc)
             if status >= 500:
@@ -70,11 +75,12 @@ class InferShortcut:
             extra = [
                 (k.lower().encode(), v.encode()) for k, v in error_headers(exc, status).items()
             ]
-            await _send(send, status, orjson.dumps({"error": str(exc)}), "application/json", extra)
+            body = orjson.dumps({"error": str(exc), "type": type(exc).__name__})
+            await _send(send, status, body, "application/json", extra)
             return
         except Exception:
             logger.exception("POST %s failed unexpectedly", scope["path"])
-            body = orjson.dumps({"error": "internal error"})
+            body = orjson.dumps({"error": "internal error", "type": "InternalError"})
             await _send(send, 500, body, "application/json", [])
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]

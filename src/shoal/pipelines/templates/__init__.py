@@ -1,0 +1,1 @@
+"""Ready-made pipelines built on the solutions; run them by reference or copy them."""
