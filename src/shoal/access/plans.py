@@ -72,6 +72,9 @@ class PlanService:
         self._ttl_s = ttl_s
         # subject -> its plan, or None when it has none (cached too: most subjects have none).
         self._cache: TtlCache[str, tuple[UsagePlan | None]] = TtlCache(max_cached, timer)
+        # The plan each key resolved to (its own, its tenant's or the default): one lookup per
+        # request instead of two; cleared whenever a plan changes here.
+        self._resolved: TtlCache[str, tuple[UsagePlan | None]] = TtlCache(max_cached, timer)
 
     # -- plans -----------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class PlanService:
         self._check_subject(plan.subject)
         saved = self._plans.set_plan(plan, actor, self._clock())
         self._cache.discard(plan.subject)
+        self._resolved.clear()
         logger.info("usage plan of %s set to %s by %s", plan.subject, plan.limits, actor)
         return saved
 
@@ -92,6 +96,7 @@ class PlanService:
     def remove_plan(self, subject: str, actor: str) -> UsagePlan:
         removed = self._plans.remove_plan(subject, actor, self._clock())
         self._cache.discard(subject)
+        self._resolved.clear()
         logger.info("usage plan of %s (%s) removed by %s", subject, removed.limits, actor)
         return removed
 
@@ -100,6 +105,13 @@ class PlanService:
 
     def plan_for(self, principal: Principal) -> UsagePlan | None:
         """The plan that limits ``principal`` (see the module docstring), or None."""
+        resolved = self._resolved.get(principal.key_id)
+        if resolved is None:
+            resolved = (self._resolve_plan(principal),)
+            self._resolved.put(principal.key_id, resolved, self._ttl_s)
+        return resolved[0]
+
+    def _resolve_plan(self, principal: Principal) -> UsagePlan | None:
         plan = self._cached_plan(key_subject(principal.key_id))
         if plan is None and principal.tenant is not None:
             plan = self._cached_plan(principal.tenant)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from shoal.errors import ValidationError
 
@@ -12,9 +12,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaWindows:
-    """The day and month windows around ``now``; ids name counters, ``*_reset`` end windows."""
+class QuotaWindows(NamedTuple):
+    """The day and month windows around ``now``; ids name counters, ``*_reset`` end windows.
+
+    A named tuple rather than a frozen dataclass: one is built per admitted request, and a
+    tuple builds several times faster.
+    """
 
     now: datetime
     day_id: str
