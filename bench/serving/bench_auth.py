@@ -1,11 +1,18 @@
 """The cost of API keys and usage plans on the hot path: the same wrk load, with and without.
 
-One tenant, one logistic regression (fast path), a static single-row V2 request, 32 connections.
-Servers alternate ``--no-auth`` / keys+plan (a tenant key whose plan never refuses, so every
+Servers alternate ``--no-auth`` / keys+plan (tenant keys whose plans never refuse, so every
 request authenticates from the key cache and is counted by the in-process limiter), each for
 ``--duration`` seconds, ``--rounds`` times; the overhead is the throughput lost to auth + plan.
 
+Two workloads:
+
+* default — one tenant, one logistic regression (fast path), a static single-row request: the
+  cheapest request there is, so the worst case for the share auth takes;
+* ``--models N`` — the serving bench's workload (``bench_serving.py``): N tenants with one model
+  each from the realistic mix, Zipf(1.1) traffic, every request carrying its tenant's key.
+
     .venv/bin/python bench/serving/bench_auth.py
+    .venv/bin/python bench/serving/bench_auth.py --models 1000
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import traffic
+import workload
 from processes import ServerProcess, free_port
 from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk
@@ -26,6 +35,8 @@ from workload import infer_body
 
 from shoal.client import Client
 from shoal.settings import Settings
+
+SEQUENCE = 200_000  # Zipf draws replayed by wrk, as in bench_serving.py
 
 STATIC_SCRIPT = """
 wrk.method = "POST"
@@ -56,9 +67,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--models", type=int, default=0, help="N: the serving bench's workload")
+    parser.add_argument("--warmup", type=int, default=15, help="with --models: warm-up seconds")
     args = parser.parse_args()
     wrk = ensure_wrk()
     if wrk is None:
+        return
+    if args.models:
+        mixed(args, wrk)
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -90,8 +106,62 @@ def main() -> None:
                     figures[label].append(rps(wrk, url, script, body, key, args.duration))
                 finally:
                     server.stop()
+    report("single hot model", figures, args)
+
+
+def mixed(args: argparse.Namespace, wrk: str) -> None:
+    """The serving bench's workload, with and without keys: N tenants, a key and a plan each."""
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        with Client(Settings(home=home), actor="bench") as client:
+            registered = workload.register(client, args.models, workload.train_pool(4), "shared")
+            tokens = []
+            for tenant in registered.tenants:
+                tokens.append(client.create_key("bench", tenant=tenant)[1])
+                client.set_plan(tenant, rate_per_s=1e6, burst=1_000_000, quota_per_day=10**12)
+        names = [f"{tenant}/m" for tenant in registered.tenants]
+        picks = workload.zipf_ranks(args.models, 1.1, SEQUENCE, seed=1)
+        template = "/v2/models/{name}/infer"
+        plain = workload.write_paths(home / "plain.txt", names, picks, template)
+        keyed = workload.write_paths(home / "keyed.txt", names, picks, template, tokens)
+        body = home / "body.json"
+        body.write_bytes(infer_body())
+        shoal = str(Path(sys.executable).with_name("shoal"))
+        figures: dict[str, list[float]] = {"no auth": [], "key + plan": []}
+        for _ in range(args.rounds):
+            for label, flags, paths in (
+                ("no auth", ["--no-auth"], plain),
+                ("key + plan", [], keyed),
+            ):
+                port = free_port()
+                argv = [shoal, "serve", "--port", str(port), "--log-level", "warning"]
+                argv += ["--memory-budget", "1GiB", "--workers", "2", *flags]
+                server = ServerProcess(
+                    label, argv, port, env={"SHOAL_HOME": str(home)}, log=home / "server.log"
+                )
+                try:
+                    server.wait_ready(60)
+                    run = traffic.warm_then_measure(
+                        wrk,
+                        server.base_url,
+                        paths,
+                        body,
+                        warmup_s=args.warmup,
+                        duration_s=args.duration,
+                        connections=32,
+                        offset=SEQUENCE // 2,
+                    )
+                    if run["status_errors"]:  # wrk's count of answers that were not 2xx/3xx
+                        raise RuntimeError(f"{label}: {run['status_errors']:.0f} failed answers")
+                    figures[label].append(run["rps"])
+                finally:
+                    server.stop()
+    report(f"N = {args.models:,} models, Zipf(1.1)", figures, args)
+
+
+def report(workload_name: str, figures: dict[str, list[float]], args: argparse.Namespace) -> None:
     base, keyed = (statistics.median(figures[k]) for k in ("no auth", "key + plan"))
-    print(f"single hot model, 32 connections, median of {args.rounds} x {args.duration} s")
+    print(f"{workload_name}, 32 connections, median of {args.rounds} x {args.duration} s")
     for label, values in figures.items():
         print(
             f"  {label:<12} {statistics.median(values):8,.0f} req/s  "

@@ -197,8 +197,17 @@ def infer_body() -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
-def write_paths(file: Path, names: list[str], picks: NDArray[np.int64], template: str) -> Path:
-    """The request paths wrk replays, one a line (``template`` takes ``{name}``)."""
+def write_paths(
+    file: Path,
+    names: list[str],
+    picks: NDArray[np.int64],
+    template: str,
+    tokens: list[str] | None = None,
+) -> Path:
+    """The request paths wrk replays, one a line (``template`` takes ``{name}``); with
+    ``tokens`` (one per name), each line also carries the API key to call that model with."""
     paths = [template.format(name=name) for name in names]
+    if tokens is not None:
+        paths = [f"{path} {token}" for path, token in zip(paths, tokens, strict=True)]
     file.write_text("".join(paths[i] + "\n" for i in picks))
     return file

@@ -4,6 +4,8 @@
 --
 --   wrk -t2 -c32 -d30s -s wrk_zipf.lua http://127.0.0.1:PORT -- PATHS_FILE BODY_FILE OFFSET [KEY]
 --
+-- KEY is sent with every request; a line "PATH TOKEN" sends its own key instead.
+--
 -- done() prints one line "WRK_JSON {...}": requests, duration, errors, latency percentiles (us),
 -- and a tally of the "shoal-cache" response header (hit/miss/absent) when the server sends it.
 
@@ -15,10 +17,23 @@ function setup(thread)
 end
 
 function init(args)
-   paths = {}
+   -- A line is "PATH" or "PATH TOKEN": a token of its own (a tenant's API key) for that request.
+   paths, keyed = {}, {}
+   local by_token = {}
    local f = assert(io.open(args[1], "r"))
    for line in f:lines() do
-      paths[#paths + 1] = line
+      local path, token = line:match("^(%S+) (%S+)$")
+      if path then
+         local h = by_token[token]
+         if not h then
+            h = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
+            by_token[token] = h
+         end
+         paths[#paths + 1] = path
+         keyed[#paths] = h
+      else
+         paths[#paths + 1] = line
+      end
    end
    f:close()
    local b = assert(io.open(args[2], "rb"))
@@ -35,7 +50,7 @@ end
 
 function request()
    index = index % #paths + 1
-   return wrk.format("POST", paths[index], headers, body)
+   return wrk.format("POST", paths[index], keyed[index] or headers, body)
 end
 
 -- Tallying the cache header makes wrk parse every response in Lua, which costs the client a

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy.engine import Engine
 
+from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
 from shoal.access.limiter import InMemoryRateLimiter
 from shoal.access.plans import PlanService
@@ -53,6 +54,10 @@ if TYPE_CHECKING:
     from shoal.queries.service import QueryService
     from shoal.scheduling.scheduler import Scheduler
     from shoal.scheduling.service import ScheduleService
+
+
+ACCESS_ENTRY_TTL_S = 300.0
+"""How long a cached key or plan lives when the change feed keeps it fresh (a backstop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +139,14 @@ def build_access(settings: Settings, engine: Engine, tenants: RegistryStore) -> 
     else:
         limiter = InMemoryRateLimiter()
     ttl = settings.key_cache_ttl_s
-    return AccessService(
-        KeyService(keys, tenants, ttl_s=ttl, negative_ttl_s=ttl),
-        PlanService(SqlPlanStore(engine), limiter, tenants, keys, ttl_s=ttl),
-        SqlAccessAuditLog(engine),
-    )
+    # With a change feed, cached keys and plans live long and the feed drops what changed
+    # (one query per interval for the whole server); the TTL is only a backstop.
+    entry_ttl = max(ttl, ACCESS_ENTRY_TTL_S) if ttl > 0 else 0.0
+    audit = SqlAccessAuditLog(engine)
+    key_service = KeyService(keys, tenants, ttl_s=entry_ttl, negative_ttl_s=ttl)
+    plans = PlanService(SqlPlanStore(engine), limiter, tenants, keys, ttl_s=entry_ttl)
+    changes = AccessChangeFeed(audit, key_service, plans, ttl) if ttl > 0 else None
+    return AccessService(key_service, plans, audit, changes)
 
 
 def build_inference(settings: Settings, services: Services) -> InferenceService:

@@ -195,6 +195,11 @@ class KeyService:
         self._accepted.put(token, entry.principal, self._ttl_s)
         return entry.principal
 
+    def invalidate(self, key_id: str) -> None:
+        """Forget what is cached about ``key_id`` (it was created, revoked or changed)."""
+        self._cache.discard(key_id)
+        self._accepted.clear()  # rare: simpler than indexing accepted tokens by key
+
     def forget_cached(self) -> None:
         """Drop every cached verification (tests, or after a mass revocation)."""
         self._cache.clear()

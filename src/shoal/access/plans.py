@@ -87,6 +87,11 @@ class PlanService:
         logger.info("usage plan of %s set to %s by %s", plan.subject, plan.limits, actor)
         return saved
 
+    def invalidate(self, subject: str) -> None:
+        """Forget the cached plan of ``subject`` (a tenant or ``key:<id>``): it changed."""
+        self._cache.discard(subject)
+        self._resolved.clear()
+
     def get_plan(self, subject: str) -> UsagePlan:
         plan = self._plans.find_plan(subject)
         if plan is None:

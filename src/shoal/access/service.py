@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
 from shoal.access.plans import PlanService
 from shoal.access.records import AccessEvent, AccessEventQuery, Decision, Principal
@@ -27,11 +28,22 @@ class AccessService:
     """Keys, plans and their audit log together; the HTTP layer calls ``admit`` per request."""
 
     def __init__(
-        self, keys: KeyService, plans: PlanService, audit: AccessAuditLog | None = None
+        self,
+        keys: KeyService,
+        plans: PlanService,
+        audit: AccessAuditLog | None = None,
+        changes: AccessChangeFeed | None = None,
     ) -> None:
         self.keys = keys
         self.plans = plans
         self._audit = audit
+        self._changes = changes
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a token speaks for, after applying any key and plan changes due."""
+        if self._changes is not None:
+            self._changes.poll_if_due()
+        return self.keys.authenticate(token)
 
     def admit(self, token: str) -> Admission:
         """The verified principal and its decision.
@@ -40,7 +52,7 @@ class AccessService:
         (with ``retry_after_s``) when over a rate limit or quota. Neither touches the database
         while the key's and plan's cache entries are fresh.
         """
-        principal = self.keys.authenticate(token)
+        principal = self.authenticate(token)
         return Admission(principal, self.plans.admit(principal))
 
     def history(

@@ -85,6 +85,14 @@ class AccessAuditLog(Protocol):
         """Events newest first, filtered by subject and/or tenant."""
         ...
 
+    def newest_event_id(self) -> int:
+        """The id of the newest event; 0 when there is none (ids start at 1)."""
+        ...
+
+    def changes_since(self, after_id: int) -> tuple[int, set[str]]:
+        """(newest event id, subjects of the events after ``after_id``)."""
+        ...
+
 
 class RateLimiter(Protocol):
     """Applies a plan atomically: token bucket and day/month quotas in one check-and-count.

@@ -35,7 +35,7 @@ def principal_of(access: AccessService | None, headers: Mapping[str, str]) -> Pr
     """The verified principal (from the key cache, microseconds); ``LOCAL`` without auth."""
     if access is None:
         return LOCAL
-    return access.keys.authenticate(token_of(headers))
+    return access.authenticate(token_of(headers))
 
 
 def principal(request: Request) -> Principal:

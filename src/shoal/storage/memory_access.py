@@ -72,6 +72,16 @@ class InMemoryAccessAuditLog:
             ]
         return rules.page_of(events[: page.limit + 1], page.limit, lambda event: (event.id,))
 
+    def newest_event_id(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    def changes_since(self, after_id: int) -> tuple[int, set[str]]:
+        with self._lock:
+            newer = self._events[after_id:]  # event ids are list positions + 1
+            newest = len(self._events)
+        return max(newest, after_id), {event.subject for event in newer}
+
 
 class InMemoryKeyStore:
     """A ``KeyStore`` in memory; tenants are checked against ``tenants`` like a foreign key."""

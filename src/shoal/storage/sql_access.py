@@ -298,3 +298,19 @@ class SqlAccessAuditLog(SqlStore):
         with self._read() as conn:
             found = [_event(row) for row in conn.execute(select)]
         return rules.page_of(found, page.limit, lambda event: (event.id,))
+
+    def newest_event_id(self) -> int:
+        with self._read() as conn:
+            newest = conn.execute(sa.select(sa.func.max(access_events.c.id))).scalar()
+        return 0 if newest is None else int(newest)
+
+    def changes_since(self, after_id: int) -> tuple[int, set[str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(access_events.c.id, access_events.c.subject).where(
+                    access_events.c.id > after_id
+                )
+            ).all()
+        if not rows:
+            return after_id, set()
+        return max(int(row.id) for row in rows), {row.subject for row in rows}

@@ -9,14 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from access_fakes import FakeClock
+from access_fakes import FakeClock, FakeTimer
 
+from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
 from shoal.access.limiter import InMemoryRateLimiter
 from shoal.access.plans import PlanService
 from shoal.access.records import AccessAction, AccessEventQuery, Scope, UsagePlan
 from shoal.access.service import AccessService
-from shoal.errors import NotFoundError, ValidationError
+from shoal.access.store import AccessAuditLog, KeyStore, PlanStore, TenantDirectory
+from shoal.errors import AuthenticationError, NotFoundError, RateLimitedError, ValidationError
 from shoal.registry.records import PageRequest
 from shoal.storage.engine import create_engine
 from shoal.storage.memory_access import InMemoryAccessAuditLog, InMemoryKeyStore, InMemoryPlanStore
@@ -32,6 +34,10 @@ AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 class Setup:
     access: AccessService
     clock: FakeClock
+    keys: KeyStore
+    plans: PlanStore
+    audit: AccessAuditLog
+    registry: TenantDirectory
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -64,7 +70,7 @@ def _setup(request: pytest.FixtureRequest, tmp_path: Path, stack: ExitStack) -> 
         PlanService(plans, InMemoryRateLimiter(), registry, keys, clock=clock),
         audit,
     )
-    yield Setup(access, clock)
+    yield Setup(access, clock, keys, plans, audit, registry)
     if engine is not None:
         engine.dispose()
 
@@ -128,3 +134,44 @@ def test_failed_changes_leave_no_event(setup: Setup) -> None:
     with pytest.raises(NotFoundError):
         access.keys.revoke("0123456789abcdef", "bob")
     assert access.history().items == ()
+
+
+def test_a_worker_sees_other_workers_key_and_plan_changes_within_one_poll_interval(
+    setup: Setup,
+) -> None:
+    # The worker caches keys and plans for five minutes; its change feed reads the audit log
+    # once per 2 s interval and drops exactly what changed elsewhere.
+    timer = FakeTimer()
+    keys = KeyService(
+        setup.keys, setup.registry, clock=setup.clock, timer=timer, ttl_s=300, negative_ttl_s=2
+    )
+    plans = PlanService(
+        setup.plans,
+        InMemoryRateLimiter(),
+        setup.registry,
+        setup.keys,
+        clock=setup.clock,
+        timer=timer,
+        ttl_s=300,
+    )
+    worker = AccessService(
+        keys, plans, setup.audit, AccessChangeFeed(setup.audit, keys, plans, 2.0, timer)
+    )
+    elsewhere = setup.access
+    key, token = elsewhere.keys.create(Scope.TENANT, "acme", "ci", "alice")
+    elsewhere.plans.set_plan(UsagePlan("acme", 0.001, 1), "bob")
+    who = worker.authenticate(token)
+    worker.plans.admit(who)
+    with pytest.raises(RateLimitedError):
+        worker.plans.admit(who)  # burst 1, and the plan is cached now
+    elsewhere.plans.remove_plan("acme", "carol")
+    timer.advance(1.0)
+    with pytest.raises(RateLimitedError):
+        worker.plans.admit(worker.authenticate(token))  # within the interval: still cached
+    timer.advance(1.1)
+    worker.plans.admit(worker.authenticate(token))  # polled: the plan is gone
+    elsewhere.keys.revoke(key.id, "dave")
+    assert worker.authenticate(token) == who  # the next poll is 2 s away
+    timer.advance(2.1)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        worker.authenticate(token)
