@@ -232,7 +232,7 @@ def _plan_usage(plans: PlanService) -> list[UsageSample]:
         for plan in page.items:
             if plan.quota_per_day is None and plan.quota_per_month is None:
                 continue
-            for usage in plans.usage(plan.subject):
+            for usage in plans.usage_of(plan):  # one query per page of plans, not per plan
                 if usage.limit is not None:
                     samples.append(
                         UsageSample(usage.subject, usage.window.value, usage.used, usage.limit)

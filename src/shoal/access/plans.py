@@ -162,6 +162,10 @@ class PlanService:
             raise plan_missing(subject)
         return self._limiter.usage(subject, plan, self._clock())
 
+    def usage_of(self, plan: UsagePlan) -> list[Usage]:
+        """Usage against a plan already in hand (e.g. from ``list_plans``): no plan lookup."""
+        return self._limiter.usage(plan.subject, plan, self._clock())
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _cached_plan(self, subject: str) -> UsagePlan | None:

@@ -172,7 +172,16 @@ class Router:
         ]
 
     async def settle(self) -> None:
-        """Wait for refreshes and switches in flight (tests, shutdown)."""
+        """Apply every registry change committed before this call, and wait for the switches.
+
+        A poll already in flight may have read the changes before the latest commits, so after
+        it ends a fresh poll runs; then refreshes and switches are awaited (tests, shutdown).
+        """
+        if self._polling is not None:
+            await asyncio.gather(self._polling, return_exceptions=True)
+            await asyncio.sleep(0)  # its done-callback runs first
+        if self._seen_id >= 0 and self._polling is None:
+            self._poll(self._clock())
         while True:
             pending: list[asyncio.Future[object]] = []
             if self._polling is not None and not self._polling.done():
