@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.output import OutputFormat, print_json, print_listing, print_rows, short_time
+from shoal.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    print_json,
+    print_listing,
+    print_rows,
+    short_time,
+)
 from shoal.cli.state import client, state
 from shoal.errors import InvalidRefError, ValidationError
 from shoal.observability.capture_config import CaptureConfig
@@ -16,13 +24,10 @@ from shoal.registry.names import check_name
 from shoal.registry.refs import ModelRef
 from shoal.wiring import build_capture_files
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Data capture: sample a model's requests and responses into the artifact store.",
-    no_args_is_help=True,
+app = command_group(
+    "Data capture: sample a model's requests and responses into the artifact store."
 )
 
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 SubjectArgument = Annotated[
     str, typer.Argument(help="tenant/model, or a tenant for its models' default.")
 ]

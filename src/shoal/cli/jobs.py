@@ -11,6 +11,8 @@ import typer
 
 from shoal.cli.output import (
     OutputFormat,
+    OutputOption,
+    command_group,
     console,
     errors,
     print_json,
@@ -25,13 +27,8 @@ from shoal.jobs.records import Job, JobQuery, JobStatus
 from shoal.jobs.service import JobService
 from shoal.wiring import build_jobs
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Notebook jobs: run notebooks with parameters, in parallel.",
-    no_args_is_help=True,
-)
+app = command_group("Notebook jobs: run notebooks with parameters, in parallel.")
 
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
 
 

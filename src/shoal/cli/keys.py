@@ -10,6 +10,8 @@ import typer
 from shoal.access.records import AccessEvent, ApiKey
 from shoal.cli.output import (
     OutputFormat,
+    OutputOption,
+    command_group,
     console,
     key_values,
     print_json,
@@ -18,13 +20,7 @@ from shoal.cli.output import (
 )
 from shoal.cli.state import client
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="API keys: admin, or scoped to one tenant.",
-    no_args_is_help=True,
-)
-
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
+app = command_group("API keys: admin, or scoped to one tenant.")
 
 
 @app.command("create")

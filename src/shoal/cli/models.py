@@ -10,6 +10,8 @@ import typer
 
 from shoal.cli.output import (
     OutputFormat,
+    OutputOption,
+    command_group,
     console,
     key_values,
     print_json,
@@ -26,13 +28,8 @@ from shoal.registry.records import (
     RegisteredModel,
 )
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Models and their versions, aliases and approvals.",
-    no_args_is_help=True,
-)
+app = command_group("Models and their versions, aliases and approvals.")
 
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 LimitOption = Annotated[int, typer.Option(help="Page size (1-1000).")]
 CursorOption = Annotated[str | None, typer.Option(help="Cursor of the next page.")]
 RefArgument = Annotated[str, typer.Argument(help="tenant/model, tenant/model:3 or t/m@alias")]

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from shoal.cli.output import print_rows
+from shoal.cli.output import command_group, print_rows
 from shoal.cli.state import state
 from shoal.errors import ValidationError
 from shoal.notify.records import Level, Notification
 from shoal.wiring import build_notifier
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Notifications of failed runs and jobs (webhook, email).",
-    no_args_is_help=True,
-)
+app = command_group("Notifications of failed runs and jobs (webhook, email).")
 
 
 @app.command("test")

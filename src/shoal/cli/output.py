@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +21,15 @@ errors = Console(stderr=True)
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
+"""The ``--output table|json`` option every listing takes."""
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A ``shoal <noun>`` group. Help texts are plain: "[env SHOAL_X]" must not vanish as markup."""
+    return typer.Typer(rich_markup_mode=None, help=help_text, no_args_is_help=True)
 
 
 def to_jsonable(value: object) -> object:

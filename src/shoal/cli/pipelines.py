@@ -6,17 +6,13 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.output import OutputFormat, console, print_json, print_rows
+from shoal.cli.output import OutputFormat, command_group, console, print_json, print_rows
 from shoal.cli.runs import print_outcome, progress_bar, runner
 from shoal.errors import ValidationError
 from shoal.pipelines.loader import load_pipeline
 from shoal.pipelines.typecheck import type_name
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Pipelines: run them, show their graph.",
-    no_args_is_help=True,
-)
+app = command_group("Pipelines: run them, show their graph.")
 
 ReferenceArgument = Annotated[
     str,

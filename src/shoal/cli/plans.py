@@ -8,16 +8,19 @@ from typing import Annotated
 import typer
 
 from shoal.access.records import UsagePlan
-from shoal.cli.output import OutputFormat, print_json, print_listing, print_rows, short_time
+from shoal.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    print_json,
+    print_listing,
+    print_rows,
+    short_time,
+)
 from shoal.cli.state import client
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Usage plans: rate + burst and daily/monthly quotas.",
-    no_args_is_help=True,
-)
+app = command_group("Usage plans: rate + burst and daily/monthly quotas.")
 
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 SubjectArgument = Annotated[str, typer.Argument(help="A tenant name, or key:<key id>.")]
 
 

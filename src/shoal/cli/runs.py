@@ -11,6 +11,8 @@ from rich.progress import Progress as RichProgress
 
 from shoal.cli.output import (
     OutputFormat,
+    OutputOption,
+    command_group,
     console,
     errors,
     key_values,
@@ -28,13 +30,8 @@ from shoal.pipelines.runner import Runner
 from shoal.registry.records import PageRequest
 from shoal.wiring import build_runner
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Pipeline runs: list, inspect, compare, resume, re-run.",
-    no_args_is_help=True,
-)
+app = command_group("Pipeline runs: list, inspect, compare, resume, re-run.")
 
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
 RunArgument = Annotated[str, typer.Argument(help="The run id (shoal runs list).")]
 SNAPSHOT_ROWS = 10
 """More snapshots than this are summarised per step and name in ``runs show``."""

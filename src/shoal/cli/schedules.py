@@ -8,20 +8,22 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from shoal.cli.output import OutputFormat, print_json, print_listing, print_rows, short_time
+from shoal.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    print_json,
+    print_listing,
+    print_rows,
+    short_time,
+)
 from shoal.cli.state import client, state
 from shoal.errors import ValidationError
 from shoal.scheduling.records import Fire, MissedRuns, Schedule
 from shoal.scheduling.service import ScheduleService
 from shoal.wiring import build_schedules
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Schedules: run pipelines on cron, in an explicit time zone.",
-    no_args_is_help=True,
-)
-
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
+app = command_group("Schedules: run pipelines on cron, in an explicit time zone.")
 
 
 def _schedules(ctx: typer.Context) -> ScheduleService:

@@ -6,20 +6,21 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.output import OutputFormat, console, print_listing, print_rows
+from shoal.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    console,
+    print_listing,
+    print_rows,
+)
 from shoal.cli.state import client, state
 from shoal.errors import ValidationError
 from shoal.queries.records import QueryLogQuery, QueryRecord
 from shoal.queries.service import QueryService
 from shoal.wiring import build_queries
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="The data tables SQL sees, and the audit log of queries.",
-    no_args_is_help=True,
-)
-
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
+app = command_group("The data tables SQL sees, and the audit log of queries.")
 
 
 def _queries(ctx: typer.Context, tables: list[str] | None = None) -> QueryService:

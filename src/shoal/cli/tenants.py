@@ -6,17 +6,18 @@ from typing import Annotated
 
 import typer
 
-from shoal.cli.output import OutputFormat, print_json, print_listing, short_time
+from shoal.cli.output import (
+    OutputFormat,
+    OutputOption,
+    command_group,
+    print_json,
+    print_listing,
+    short_time,
+)
 from shoal.cli.state import client
 from shoal.registry.records import Tenant
 
-app = typer.Typer(
-    rich_markup_mode=None,  # help texts are plain: "[env SHOAL_X]" must not vanish as markup
-    help="Tenants: the customers (or teams) that own models.",
-    no_args_is_help=True,
-)
-
-OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")]
+app = command_group("Tenants: the customers (or teams) that own models.")
 
 
 @app.command("create")
