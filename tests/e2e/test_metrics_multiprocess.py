@@ -1,11 +1,7 @@
 """Two real ``shoal serve`` processes sharing one metrics folder: a scrape of either counts both."""
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,58 +12,19 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
 
+from shoal.cli.demo_traffic import serve_process
 from shoal.client import Client
 from shoal.settings import Settings
 
 BODY = {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], "data": [0.1] * 4}]}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def server(home: Path, metrics_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    argv = [sys.executable, "-m", "shoal", "serve", "--port", str(port), "--no-auth"]
-    argv += [
-        "--metrics-dir",
-        str(metrics_dir),
-        "--log-level",
-        "warning",
-        "--memory-budget",
-        "64MiB",
-    ]
-    process = subprocess.Popen(  # a fixed argv, no shell
-        argv,
-        env={**os.environ, "SHOAL_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                raise AssertionError(f"shoal serve did not start: {err[-800:]}")
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with serve_process(
+        home, "--no-auth", "--metrics-dir", str(metrics_dir), "--memory-budget", "64MiB"
+    ) as served:
+        yield served
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -42,25 +42,20 @@ def _free_port() -> int:
 @contextmanager
 def running_server(home: Path, memory_budget: str) -> Iterator[str]:
     """``shoal serve`` on a free loopback port; yields its base URL and stops it afterwards."""
+    with serve_process(home, "--memory-budget", memory_budget) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(home: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``shoal serve [options]`` as a real process on a free loopback port, once it is ready:
+    yields its base URL and the process, and stops it afterwards (if it still runs)."""
     port = _free_port()
     env = {**os.environ, "SHOAL_HOME": str(home)}
     # The real command a user runs (a fixed argv, no shell), not an in-process app.
+    argv = [sys.executable, "-m", "shoal", "serve", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "shoal",
-            "serve",
-            "--port",
-            str(port),
-            "--memory-budget",
-            memory_budget,
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [*argv, *options], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,13 +70,14 @@ def running_server(home: Path, memory_budget: str) -> Iterator[str]:
                 err = process.stderr.read().decode() if process.stderr else ""
                 raise ShoalError(f"shoal serve did not start: {err.strip()[-500:]}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def zipf_picks(count: int, population: int, s: float, seed: int) -> NDArray[np.int64]:
