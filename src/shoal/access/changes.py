@@ -41,13 +41,24 @@ class AccessChangeFeed:
         self._interval_s = interval_s
         self._timer = timer
         self._lock = threading.Lock()
-        # Read before anything is cached, so no change after it can be missed.
-        self._seen = audit.newest_event_id()
-        self._due = timer() + interval_s
+        self._seen: int | None = None  # read at the first poll, before anything is cached
+        self._due = float("-inf")
 
     def poll_if_due(self) -> None:
-        """Apply the changes since the last poll, if an interval has passed (else ~50 ns)."""
-        if self._timer() < self._due or not self._lock.acquire(blocking=False):
+        """Apply the changes since the last poll, if an interval has passed (else ~50 ns).
+
+        Call it before every cache lookup: the first call only notes where the log ends (the
+        caches are still empty then), so no change after that point can be missed.
+        """
+        if self._timer() < self._due:
+            return
+        if self._seen is None:
+            with self._lock:
+                if self._seen is None:
+                    self._seen = self._audit.newest_event_id()
+                    self._due = self._timer() + self._interval_s
+            return
+        if not self._lock.acquire(blocking=False):
             return
         try:
             self._due = self._timer() + self._interval_s
