@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 from shoal.access.records import Decision, LimitReason, Usage, UsagePlan, Window
 from shoal.access.windows import QuotaWindows, windows_at
@@ -64,7 +63,7 @@ def whole_tokens(tokens: float) -> int:
 def usage_of(
     subject: str, plan: UsagePlan, windows: QuotaWindows, day_used: int, month_used: int
 ) -> list[Usage]:
-    """The day and month usage records for counts read at ``windows.now``."""
+    """The day and month usage records for counts read at ``windows.now_us``."""
     return [
         Usage(subject, Window.DAY, day_used, plan.quota_per_day, windows.day_reset),
         Usage(subject, Window.MONTH, month_used, plan.quota_per_month, windows.month_reset),
@@ -79,10 +78,13 @@ class _Bucket:
     day_used: int
     month_id: str
     month_used: int
+    day_start_us: int
+    day_reset_us: int
+    """The day ``day_id`` names: the counters are current for every instant inside it."""
 
 
 class InMemoryRateLimiter:
-    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~µs).
+    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~1 µs).
 
     State is kept per subject; counters of past windows are dropped when a new window starts.
     """
@@ -95,21 +97,42 @@ class InMemoryRateLimiter:
         bucket = self._buckets.get(subject)
         if bucket is None:
             bucket = _Bucket(
-                float(plan.burst), windows.epoch_us, windows.day_id, 0, windows.month_id, 0
+                float(plan.burst), windows.now_us, windows.day_id, 0, windows.month_id, 0, 0, 0
             )
             self._buckets[subject] = bucket
-        bucket.tokens, bucket.last_us = refill(
-            bucket.tokens, bucket.last_us, windows.epoch_us, plan
-        )
+        bucket.tokens, bucket.last_us = refill(bucket.tokens, bucket.last_us, windows.now_us, plan)
         if bucket.day_id != windows.day_id:
             bucket.day_id, bucket.day_used = windows.day_id, 0
         if bucket.month_id != windows.month_id:
             bucket.month_id, bucket.month_used = windows.month_id, 0
+        bucket.day_start_us, bucket.day_reset_us = windows.day_start_us, windows.day_reset_us
         return bucket
 
-    def acquire(self, subject: str, plan: UsagePlan, now: datetime) -> Decision:
-        windows = windows_at(now)
+    def acquire(self, subject: str, plan: UsagePlan, now_us: int) -> Decision:
         with self._lock:
+            bucket = self._buckets.get(subject)
+            if bucket is not None and bucket.day_start_us <= now_us < bucket.day_reset_us:
+                # The hot path: ``refill`` and the allowed case of ``decide``, inline. Same
+                # rule (tests hold the two paths to each other), a third of the time: on a
+                # busy server every function call and object here costs cache misses.
+                tokens = bucket.tokens
+                if now_us > bucket.last_us:
+                    tokens += (now_us - bucket.last_us) * plan.rate_per_s / 1e6
+                    bucket.last_us = now_us
+                if tokens > plan.burst:
+                    tokens = float(plan.burst)
+                bucket.tokens = tokens
+                day, month = plan.quota_per_day, plan.quota_per_month
+                if (
+                    tokens >= 1.0 - EPSILON
+                    and (day is None or bucket.day_used < day)
+                    and (month is None or bucket.month_used < month)
+                ):
+                    bucket.tokens = tokens - 1.0
+                    bucket.day_used += 1
+                    bucket.month_used += 1
+                    return Decision(True, 0.0, int(tokens - 1.0 + EPSILON), None)
+            windows = windows_at(now_us)
             bucket = self._current(subject, plan, windows)
             decision = decide(bucket.tokens, bucket.day_used, bucket.month_used, plan, windows)
             if decision.allowed:
@@ -118,8 +141,8 @@ class InMemoryRateLimiter:
                 bucket.month_used += 1
             return decision
 
-    def usage(self, subject: str, plan: UsagePlan, now: datetime) -> list[Usage]:
-        windows = windows_at(now)
+    def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
+        windows = windows_at(now_us)
         with self._lock:
             bucket = self._buckets.get(subject)
             day = bucket.day_used if bucket and bucket.day_id == windows.day_id else 0

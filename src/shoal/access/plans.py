@@ -27,6 +27,7 @@ from shoal.access.records import (
     key_subject,
 )
 from shoal.access.store import KeyStore, PlanStore, RateLimiter, TenantDirectory, plan_missing
+from shoal.access.windows import epoch_us, now_us
 from shoal.errors import NotFoundError, RateLimitedError, ValidationError
 from shoal.registry.names import check_name
 from shoal.registry.pages import check_page
@@ -58,7 +59,7 @@ class PlanService:
         keys: KeyStore,
         *,
         default_plan: UsagePlan | None = None,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         timer: Timer = time.monotonic,
         ttl_s: float = 2.0,
         max_cached: int = 100_000,
@@ -68,7 +69,10 @@ class PlanService:
         self._tenants = tenants
         self._keys = keys
         self._default = default_plan
-        self._clock = clock
+        # Change records take datetimes; the limiter takes epoch microseconds, read straight
+        # from the system clock unless a test gives its own clock.
+        self._clock = clock or utc_now
+        self._now_us = now_us if clock is None else _microseconds_of(clock)
         self._ttl_s = ttl_s
         # subject -> its plan, or None when it has none (cached too: most subjects have none).
         self._cache: TtlCache[str, tuple[UsagePlan | None]] = TtlCache(max_cached, timer)
@@ -128,12 +132,21 @@ class PlanService:
 
     def acquire(self, principal: Principal) -> Decision:
         """Take one request from the principal's plan (counted only if allowed)."""
-        return self._acquire(principal)[1]
+        plan = self.plan_for(principal)
+        if plan is None:
+            return UNLIMITED
+        return self._limiter.acquire(plan.subject, plan, self._now_us())
 
     def admit(self, principal: Principal) -> Decision:
-        """``acquire``, raising ``RateLimitedError`` (with ``retry_after_s``) when refused."""
-        plan, decision = self._acquire(principal)
-        if decision.allowed or plan is None:
+        """``acquire``, raising ``RateLimitedError`` (with ``retry_after_s``) when refused.
+
+        Every inference request calls this, so it is ``acquire`` written out flat.
+        """
+        plan = self.plan_for(principal)
+        if plan is None:
+            return UNLIMITED
+        decision = self._limiter.acquire(plan.subject, plan, self._now_us())
+        if decision.allowed:
             return decision
         reason = decision.reason or LimitReason.RATE
         raise RateLimitedError(
@@ -143,12 +156,6 @@ class PlanService:
             reason,
             plan.subject,
         )
-
-    def _acquire(self, principal: Principal) -> tuple[UsagePlan | None, Decision]:
-        plan = self.plan_for(principal)
-        if plan is None:
-            return None, UNLIMITED
-        return plan, self._limiter.acquire(plan.subject, plan, self._clock())
 
     def usage(self, subject: str) -> list[Usage]:
         """Used, limit and ratio of the subject's day and month windows now.
@@ -160,11 +167,11 @@ class PlanService:
             plan = replace(self._default, subject=subject)
         if plan is None:
             raise plan_missing(subject)
-        return self._limiter.usage(subject, plan, self._clock())
+        return self._limiter.usage(subject, plan, self._now_us())
 
     def usage_of(self, plan: UsagePlan) -> list[Usage]:
         """Usage against a plan already in hand (e.g. from ``list_plans``): no plan lookup."""
-        return self._limiter.usage(plan.subject, plan, self._clock())
+        return self._limiter.usage(plan.subject, plan, self._now_us())
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -187,6 +194,10 @@ class PlanService:
             )
         if self._tenants.find_tenant(subject) is None:
             raise NotFoundError(f"tenant {subject!r} does not exist")
+
+
+def _microseconds_of(clock: Clock) -> Callable[[], int]:
+    return lambda: epoch_us(clock())
 
 
 def _is_tenant(subject: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from shoal.errors import (
     AccessDeniedError,
@@ -170,12 +171,12 @@ class LimitReason(StrEnum):
     MONTH_QUOTA = "quota_per_month"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The limiter's answer for one request.
 
     ``remaining_tokens`` is the whole tokens left in the bucket (None: no plan, unlimited);
     ``reason`` is the limit that refused it (the one with the longest wait), None if allowed.
+    A named tuple: one is built per admitted request, and a tuple builds fastest.
     """
 
     allowed: bool

@@ -97,13 +97,14 @@ class AccessAuditLog(Protocol):
 class RateLimiter(Protocol):
     """Applies a plan atomically: token bucket and day/month quotas in one check-and-count.
 
-    ``now`` comes from the caller (so tests control time); a request counts only if allowed.
+    ``now_us`` (microseconds since the Unix epoch, ``windows.now_us()``) comes from the caller,
+    so tests control time; a request counts only if allowed.
     """
 
-    def acquire(self, subject: str, plan: UsagePlan, now: datetime) -> Decision: ...
+    def acquire(self, subject: str, plan: UsagePlan, now_us: int) -> Decision: ...
 
-    def usage(self, subject: str, plan: UsagePlan, now: datetime) -> list[Usage]:
-        """Used/limit of the day and month windows ``now`` falls in."""
+    def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
+        """Used/limit of the day and month windows ``now_us`` falls in."""
         ...
 
 

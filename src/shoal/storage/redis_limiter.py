@@ -27,7 +27,6 @@ clock cannot make a key expire at once.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -141,10 +140,10 @@ class RedisRateLimiter:
             f"{base}:month:{windows.month_id}",
         )
 
-    def acquire(self, subject: str, plan: UsagePlan, now: datetime) -> Decision:
-        windows = windows_at(now)
+    def acquire(self, subject: str, plan: UsagePlan, now_us: int) -> Decision:
+        windows = windows_at(now_us)
         args = (
-            str(windows.epoch_us),
+            str(windows.now_us),
             repr(float(plan.rate_per_s)),
             str(plan.burst),
             str(-1 if plan.quota_per_day is None else plan.quota_per_day),
@@ -164,8 +163,8 @@ class RedisRateLimiter:
             LimitReason(_text(reason)),
         )
 
-    def usage(self, subject: str, plan: UsagePlan, now: datetime) -> list[Usage]:
-        windows = windows_at(now)
+    def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
+        windows = windows_at(now_us)
         _, day_key, month_key = self.keys(subject, windows)
         try:
             day, month = self._client.mget([day_key, month_key])

@@ -9,7 +9,7 @@ from access_fakes import FakeTimer
 
 from shoal.access.cache import TtlCache
 from shoal.access.records import Decision, LimitReason, Principal, Scope, Usage, UsagePlan, Window
-from shoal.access.windows import windows_at
+from shoal.access.windows import epoch_us, windows_at
 from shoal.errors import AccessDeniedError, NotFoundError, ValidationError
 
 ACME = Principal("0123456789abcdef", Scope.TENANT, "acme")
@@ -90,15 +90,17 @@ def test_retry_after_is_whole_seconds_rounded_up(decision: Decision, header: str
 
 def test_quota_windows_are_utc_calendar_days_and_months() -> None:
     plus_two = timezone(timedelta(hours=2))
-    windows = windows_at(datetime(2025, 3, 1, 1, 30, tzinfo=plus_two))  # 23:30 UTC on Feb 28
+    windows = windows_at(
+        epoch_us(datetime(2025, 3, 1, 1, 30, tzinfo=plus_two))
+    )  # 23:30 UTC on Feb 28
     assert (windows.day_id, windows.month_id) == ("2025-02-28", "2025-02")
     assert windows.day_reset == datetime(2025, 3, 1, tzinfo=UTC)
     assert windows.month_reset == datetime(2025, 3, 1, tzinfo=UTC)
     assert windows.day_left_s == 1800.0
-    december = windows_at(datetime(2024, 12, 31, 12, tzinfo=UTC))
+    december = windows_at(epoch_us(datetime(2024, 12, 31, 12, tzinfo=UTC)))
     assert december.month_reset == datetime(2025, 1, 1, tzinfo=UTC)
     with pytest.raises(ValidationError, match="must be timezone-aware"):
-        windows_at(datetime(2025, 3, 1))
+        epoch_us(datetime(2025, 3, 1))
 
 
 def test_the_ttl_cache_expires_entries_and_makes_room_oldest_first() -> None:

@@ -7,6 +7,7 @@ size in ``parameters.binary_data_size`` (the extension tritonclient uses by defa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -94,7 +95,7 @@ def _tensor(spec: Mapping[str, object], blob: bytes | None) -> NDArray[np.generi
         raise _fail(f"input {name!r} has unknown datatype {datatype!r}; use one of {list(DTYPES)}")
     dtype = DTYPES[str(datatype)]
     shape = _shape(spec.get("shape"), name)
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)  # exact (np.prod wraps around) and ~50x faster on a tuple
     if blob is not None:
         if datatype == "BYTES":
             flat = _bytes_tensor(blob, count, name)

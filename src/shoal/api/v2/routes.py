@@ -8,6 +8,7 @@ the default version serves (the ``production`` alias, else the latest approved v
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -45,7 +46,10 @@ def visible_ref(who: Principal, tenant: str, model: str, version: str | None = N
     return ref
 
 
+@lru_cache(maxsize=16_384)
 def model_ref(tenant: str, model: str, version: str | None = None) -> ModelRef:
+    """The reference a request path names (cached: the same models are called over and over,
+    and checking the names costs more than the lookup; refusals are not cached)."""
     try:
         if version is None or version == "":
             return ModelRef(tenant, model)
