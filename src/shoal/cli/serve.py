@@ -90,6 +90,7 @@ def serve(
     import uvicorn
 
     from shoal.api.management import Management
+    from shoal.api.protocol import CoalescingHttpToolsProtocol
     from shoal.server import ServerConfig, create_app
     from shoal.wiring import build_capture, build_inference, build_telemetry
 
@@ -134,6 +135,7 @@ def serve(
         ),
         host=host,
         port=port,
+        http=CoalescingHttpToolsProtocol,
         log_level=log_level,
         access_log=False,
         proxy_headers=False,  # 127.0.0.1 by default; trust X-Forwarded-* only behind a proxy
