@@ -1,13 +1,14 @@
 """The cost of API keys and usage plans on the hot path: the same wrk load, with and without.
 
-Servers alternate ``--no-auth`` / keys+plan (tenant keys whose plans never refuse, so every
-request authenticates from the key cache and is counted by the in-process limiter), each for
+``--no-auth`` against keys + plan (tenant keys whose plans never refuse, so every request
+authenticates from the key cache and is counted by the in-process limiter), each for
 ``--duration`` seconds, ``--rounds`` times; the overhead is the throughput lost to auth + plan.
 
 Two workloads:
 
 * default — one tenant, one logistic regression (fast path), a static single-row request: the
-  cheapest request there is, so the worst case for the share auth takes;
+  cheapest request there is, so the worst case for the share auth takes (``overheads.py``,
+  both servers up at once, paired rounds; also the server's CPU per request);
 * ``--models N`` — the serving bench's workload (``bench_serving.py``): N tenants with one model
   each from the realistic mix, Zipf(1.1) traffic, every request carrying its tenant's key.
 
@@ -18,18 +19,15 @@ Two workloads:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+import overheads
 import traffic
 import workload
 from processes import ServerProcess, free_port
-from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk
 from workload import infer_body
 
@@ -38,35 +36,11 @@ from shoal.settings import Settings
 
 SEQUENCE = 200_000  # Zipf draws replayed by wrk, as in bench_serving.py
 
-STATIC_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local token = os.getenv("BENCH_TOKEN")
-if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
-local f = assert(io.open(os.getenv("BENCH_BODY"), "rb")); wrk.body = f:read("*a"); f:close()
-"""
-
-
-def rps(wrk: str, url: str, script: Path, body: Path, token: str, duration: int) -> float:
-    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_BODY": str(body)}
-    done = subprocess.run(
-        [wrk, "-t2", "-c32", f"-d{duration}s", "-s", str(script), url],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=duration + 60,
-    )
-    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("Requests/sec:"))
-    if "Non-2xx" in done.stdout:
-        raise RuntimeError(f"non-200 answers under load:\n{done.stdout}")
-    return float(line.split()[1])
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", type=int, default=0, help="N: the serving bench's workload")
     parser.add_argument("--warmup", type=int, default=15, help="with --models: warm-up seconds")
     args = parser.parse_args()
@@ -77,36 +51,14 @@ def main() -> None:
         mixed(args, wrk)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        x = np.random.default_rng(0).normal(size=(200, 16))
-        with Client(Settings(home=home)) as client:
-            client.create_tenant("acme")
-            client.register(
-                "acme/churn", LogisticRegression().fit(x, x[:, 0] > 0), sample_input=x[:4]
-            )
-            _, token = client.create_key("bench", tenant="acme")
-            client.set_plan("acme", rate_per_s=1e6, burst=1_000_000, quota_per_day=10**12)
-        script = home / "static.lua"
-        script.write_text(STATIC_SCRIPT)
-        body = home / "body.json"
-        body.write_bytes(infer_body())
-        shoal = str(Path(sys.executable).with_name("shoal"))
-        figures: dict[str, list[float]] = {"no auth": [], "key + plan": []}
-        for _ in range(args.rounds):
-            for label, flags, key in (("no auth", ["--no-auth"], ""), ("key + plan", [], token)):
-                port = free_port()
-                argv = [shoal, "serve", "--port", str(port), "--log-level", "warning", *flags]
-                server = ServerProcess(
-                    label, argv, port, env={"SHOAL_HOME": str(home)}, log=home / "server.log"
-                )
-                try:
-                    server.wait_ready(60)
-                    url = f"{server.base_url}/v2/models/acme/churn/infer"
-                    rps(wrk, url, script, body, key, 3)  # warm-up: load the model
-                    figures[label].append(rps(wrk, url, script, body, key, args.duration))
-                finally:
-                    server.stop()
-    report("single hot model", figures, args)
+        figures = overheads.measure(
+            wrk,
+            Path(tmp),
+            rounds=args.rounds,
+            duration=args.duration,
+            labels=["no auth", "key + plan"],
+        )
+    print("\n".join(overheads.report(figures, args.rounds, args.duration)))
 
 
 def mixed(args: argparse.Namespace, wrk: str) -> None:

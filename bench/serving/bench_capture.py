@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from bench_auth import STATIC_SCRIPT, rps
+from overheads import STATIC_SCRIPT
+from overheads import wrk_rps as rps
 from processes import ServerProcess, free_port
 from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk

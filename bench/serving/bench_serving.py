@@ -7,8 +7,10 @@ start ``shoal serve`` under a memory budget, time first requests to never-loaded
 drive Zipf(s) traffic with ``wrk`` (a warm-up, then the measured run), split latency by cache
 hit and miss with a concurrent Python client, and sample the RSS of the server's process tree.
 Then the same for MLServer (its own virtualenv; it loads every model at start, so it gets at
-most ``--mlserver-max-models``) and print the ratios. Everything runs on 127.0.0.1 on this
-machine, the load generator included.
+most ``--mlserver-max-models``) and print the ratios. Last, what API keys + usage plans, tracing
+(0 %, 1 %, 100 %) and data capture at 100 % cost on one hot model, servers side by side
+(``overheads.py``; ``--no-overheads`` skips it). Everything runs on 127.0.0.1 on this machine,
+the load generator included.
 
     .venv/bin/python bench/serving/bench_serving.py --models 1000 --models 10000
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import mlserver_side
 import numpy as np
+import overheads
 import report
 import traffic
 import workload
@@ -225,6 +228,14 @@ def main() -> None:
     parser.add_argument("--mlserver-workers", type=int, default=1, help="parallel_workers [1]")
     parser.add_argument("--mlserver-start-timeout", type=float, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument(
+        "--overheads",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure keys + plans, tracing and capture on one hot model (overheads.py)",
+    )
+    parser.add_argument("--overhead-rounds", type=int, default=5)
+    parser.add_argument("--overhead-duration", type=int, default=8, help="seconds per variant")
     args = parser.parse_args()
     sizes = [int(v) for raw in (args.models or ["1000,10000"]) for v in raw.split(",") if v]
 
@@ -246,10 +257,20 @@ def main() -> None:
                 print(f"kept {tmp}")
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+    costs = None
+    if args.overheads:
+        print("\n=== hot-path overheads (keys + plans, tracing, capture) ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="shoal-bench-overheads-") as work:
+            figures = overheads.measure(
+                wrk, Path(work), rounds=args.overhead_rounds, duration=args.overhead_duration
+            )
+        print("\n".join(overheads.report(figures, args.overhead_rounds, args.overhead_duration)))
+        costs = {"rps": figures.rps, "cpu_us_per_request": figures.cpu_us}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("serving-%Y%m%d-%H%M%S.json")
     meta = {"argv": sys.argv[1:], "machine": platform.platform(), "cpus": report.cpu_count()}
-    out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2, default=str))
+    result = {"meta": meta, "runs": runs, "overheads": costs}
+    out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {out}")
 
 

@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-from bench_auth import STATIC_SCRIPT, rps
+from overheads import COLLECTOR, STATIC_SCRIPT
+from overheads import wrk_rps as rps
 from processes import ServerProcess, free_port
 from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk
@@ -52,24 +53,6 @@ ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
 ]
-
-COLLECTOR = """
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Sink(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
-"""
 
 VARIANTS: dict[str, dict[str, str]] = {
     "no tracing": {},

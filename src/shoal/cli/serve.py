@@ -115,6 +115,7 @@ def serve(
         restore_hot_set=restore,
         pinned=tuple(ModelRef.parse(ref) for ref in pin or ()),
         max_upload_bytes=int(settings.max_upload_bytes),
+        freeze_gc=True,
     )
     budget = settings.memory_budget.human_readable()
     console.print(

@@ -20,6 +20,7 @@ from shoal.registry.refs import ModelRef
 from shoal.registry.service import RegistryService
 from shoal.runtimes.base import LoadedModel, Tensors
 from shoal.serving.cache import CacheStats, ModelCache
+from shoal.serving.costs import PredictCosts
 from shoal.serving.routing import RouteInfo, Router
 from shoal.serving.validation import check_inputs, smoke_inputs
 
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 SIZE_HINT_FACTOR = 4
 """Before a model's first load its footprint is unknown: reserve this many times its package."""
-
-INLINE_PREDICT_S = 100e-6
-"""Predictions expected to take less than this run on the event loop: handing a 15 µs ONNX
-call to a thread costs more than the call (measured: ~30% more throughput inline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +84,7 @@ class InferenceService:
         self._router = Router(
             registry.get_version, self._warm, registry.changes_since, clock, resolve_ttl_s
         )
-        self._cost_per_row: dict[str, float] = {}
+        self._costs = PredictCosts()
         self._on_load: Callable[[float], None] | None = None
 
     @property
@@ -150,22 +147,18 @@ class InferenceService:
         self, key: str, model: LoadedModel, inputs: dict[str, NDArray[np.generic]]
     ) -> tuple[dict[str, NDArray[np.generic]], float]:
         """Predict inline when this model is known to be quick for this many rows, else on the
-        executor; either way, learn the model's cost per row (an moving average)."""
+        executor; either way, learn the model's cost per row."""
         rows = max((len(a) for a in inputs.values() if a.ndim), default=1) or 1
-        per_row = self._cost_per_row.get(key)
-        if per_row is not None and per_row * rows < INLINE_PREDICT_S:
+        inline = self._costs.inline(key, rows)
+        if inline:
             outputs, elapsed, cpu = _timed(model, inputs)
         else:
             loop = asyncio.get_running_loop()
             outputs, elapsed, cpu = await loop.run_in_executor(
                 self._executor, _timed, model, inputs
             )
-        self._learn(key, cpu / rows)
+        self._costs.learn(key, cpu / rows, inline)
         return outputs, elapsed
-
-    def _learn(self, key: str, per_row: float) -> None:
-        previous = self._cost_per_row.get(key)
-        self._cost_per_row[key] = per_row if previous is None else 0.8 * previous + 0.2 * per_row
 
     async def _warm(self, version: ModelVersion) -> None:
         """Load ``version`` and run one prediction on zeros shaped by its signature."""
