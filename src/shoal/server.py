@@ -23,6 +23,7 @@ from shoal.observability.capture import DataCapture
 from shoal.observability.capture_config import CaptureConfigService
 from shoal.observability.telemetry import Telemetry
 from shoal.registry.refs import ModelRef
+from shoal.runtimes.native_memory import release_free_heap
 from shoal.serving.hot_set import HotSet
 from shoal.serving.service import InferenceService
 from shoal.version import __version__
@@ -48,6 +49,22 @@ class ServerConfig:
     server (``shoal serve``), not an app embedded in another program."""
     max_upload_bytes: int = 256 * 1024 * 1024
     """Largest registration body of the management API (a base64 model file; 413 above)."""
+
+
+TRIM_EVERY_S = 2.0
+"""How often the server checks whether models were evicted since the last heap trim."""
+
+
+async def _trim_after_evictions(inference: InferenceService) -> None:
+    """Return freed model memory to the OS after evictions (see ``release_free_heap``), at most
+    every ``TRIM_EVERY_S`` seconds, on a thread: it takes a few ms of C for a GiB heap."""
+    trimmed_at = inference.stats().evictions
+    while True:
+        await asyncio.sleep(TRIM_EVERY_S)
+        evictions = inference.stats().evictions
+        if evictions != trimmed_at:
+            trimmed_at = evictions
+            await asyncio.to_thread(release_free_heap)
 
 
 async def _start(
@@ -102,6 +119,7 @@ def create_app(
             await inference.pin(ref)
         restore = hot_set if config.restore_hot_set else None
         starting = asyncio.create_task(_start(app, inference, restore, config.freeze_gc))
+        trimming = asyncio.create_task(_trim_after_evictions(inference))
         telemetry.start()
         if capture is not None:
             await asyncio.to_thread(capture.start)
@@ -109,6 +127,7 @@ def create_app(
             yield
         finally:
             app.state.ready = False
+            trimming.cancel()
             if not starting.done():
                 starting.cancel()
             if capture is not None:  # writes what is still queued

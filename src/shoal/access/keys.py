@@ -8,6 +8,8 @@ the token is shown once, at creation.
 of 43 bytes and a dict lookup (microseconds), never a database round trip. Entries live
 ``ttl_s`` (2 s by default), so a revocation made by any process is refused everywhere within
 that time; unknown and revoked ids are cached too, so garbage tokens cannot hammer the database.
+``AccessService`` keeps what a whole token was granted on top of this (``generation`` tells it
+when a key changed).
 """
 
 from __future__ import annotations
@@ -123,9 +125,9 @@ class KeyService:
         self._ttl_s = ttl_s
         self._negative_ttl_s = negative_ttl_s
         self._cache: TtlCache[str, _Verified] = TtlCache(max_cached, timer)
-        # Tokens this process has verified, by the whole token: a hit skips parsing and hashing
-        # (a few µs per request). They are only ever in memory, like the requests carrying them.
-        self._accepted: TtlCache[str, Principal] = TtlCache(max_cached, timer)
+        self._timer = timer
+        self.generation = 0
+        """Bumped whenever a cached key may have changed: what was derived from one is stale."""
 
     def create(self, scope: Scope, tenant: str | None, name: str, actor: str) -> tuple[ApiKey, str]:
         """A new key and its token; the token is returned this once and never stored."""
@@ -172,16 +174,21 @@ class KeyService:
         if not _KEY_ID.fullmatch(key_id):
             raise key_missing(key_id)
         revoked = self._store.revoke_key(key_id, actor, self._clock())
-        self._cache.discard(key_id)
-        self._accepted.clear()  # rare: simpler than indexing accepted tokens by key
+        self.invalidate(key_id)
         logger.info("API key %s revoked by %s", key_id, actor)
         return revoked
 
+    @property
+    def ttl_s(self) -> float:
+        """How long a verified key is trusted without asking the store again."""
+        return self._ttl_s
+
+    @property
+    def timer(self) -> Timer:
+        return self._timer
+
     def authenticate(self, token: str) -> Principal:
         """The principal a token speaks for; ``AuthenticationError`` if it is not a live key."""
-        accepted = self._accepted.get(token)
-        if accepted is not None:
-            return accepted
         key_id, secret = parse_token(token)
         entry = self._cache.get(key_id)
         if entry is None:
@@ -192,18 +199,17 @@ class KeyService:
             raise AuthenticationError(f"API key {key_id} is not recognised")
         if entry.principal is None:
             raise AuthenticationError(f"API key {key_id} has been revoked")
-        self._accepted.put(token, entry.principal, self._ttl_s)
         return entry.principal
 
     def invalidate(self, key_id: str) -> None:
         """Forget what is cached about ``key_id`` (it was created, revoked or changed)."""
         self._cache.discard(key_id)
-        self._accepted.clear()  # rare: simpler than indexing accepted tokens by key
+        self.generation += 1
 
     def forget_cached(self) -> None:
         """Drop every cached verification (tests, or after a mass revocation)."""
         self._cache.clear()
-        self._accepted.clear()
+        self.generation += 1
 
     def _load(self, key_id: str) -> _Verified:
         stored = self._store.find_key(key_id)

@@ -76,9 +76,8 @@ class PlanService:
         self._ttl_s = ttl_s
         # subject -> its plan, or None when it has none (cached too: most subjects have none).
         self._cache: TtlCache[str, tuple[UsagePlan | None]] = TtlCache(max_cached, timer)
-        # The plan each key resolved to (its own, its tenant's or the default): one lookup per
-        # request instead of two; cleared whenever a plan changes here.
-        self._resolved: TtlCache[str, tuple[UsagePlan | None]] = TtlCache(max_cached, timer)
+        self.generation = 0
+        """Bumped whenever a cached plan may have changed: what was derived from one is stale."""
 
     # -- plans -----------------------------------------------------------------------------
 
@@ -86,15 +85,14 @@ class PlanService:
         """Create or replace the plan of an existing tenant or key."""
         self._check_subject(plan.subject)
         saved = self._plans.set_plan(plan, actor, self._clock())
-        self._cache.discard(plan.subject)
-        self._resolved.clear()
+        self.invalidate(plan.subject)
         logger.info("usage plan of %s set to %s by %s", plan.subject, plan.limits, actor)
         return saved
 
     def invalidate(self, subject: str) -> None:
         """Forget the cached plan of ``subject`` (a tenant or ``key:<id>``): it changed."""
         self._cache.discard(subject)
-        self._resolved.clear()
+        self.generation += 1
 
     def get_plan(self, subject: str) -> UsagePlan:
         plan = self._plans.find_plan(subject)
@@ -104,8 +102,7 @@ class PlanService:
 
     def remove_plan(self, subject: str, actor: str) -> UsagePlan:
         removed = self._plans.remove_plan(subject, actor, self._clock())
-        self._cache.discard(subject)
-        self._resolved.clear()
+        self.invalidate(subject)
         logger.info("usage plan of %s (%s) removed by %s", subject, removed.limits, actor)
         return removed
 
@@ -114,13 +111,6 @@ class PlanService:
 
     def plan_for(self, principal: Principal) -> UsagePlan | None:
         """The plan that limits ``principal`` (see the module docstring), or None."""
-        resolved = self._resolved.get(principal.key_id)
-        if resolved is None:
-            resolved = (self._resolve_plan(principal),)
-            self._resolved.put(principal.key_id, resolved, self._ttl_s)
-        return resolved[0]
-
-    def _resolve_plan(self, principal: Principal) -> UsagePlan | None:
         plan = self._cached_plan(key_subject(principal.key_id))
         if plan is None and principal.tenant is not None:
             plan = self._cached_plan(principal.tenant)
@@ -138,11 +128,12 @@ class PlanService:
         return self._limiter.acquire(plan.subject, plan, self._now_us())
 
     def admit(self, principal: Principal) -> Decision:
-        """``acquire``, raising ``RateLimitedError`` (with ``retry_after_s``) when refused.
+        """``acquire``, raising ``RateLimitedError`` (with ``retry_after_s``) when refused."""
+        return self.charge(self.plan_for(principal))
 
-        Every inference request calls this, so it is ``acquire`` written out flat.
-        """
-        plan = self.plan_for(principal)
+    def charge(self, plan: UsagePlan | None) -> Decision:
+        """Count one request against ``plan`` (None: unlimited), as ``admit`` does, for a
+        caller that has the plan already (``AccessService.grant``)."""
         if plan is None:
             return UNLIMITED
         decision = self._limiter.acquire(plan.subject, plan, self._now_us())

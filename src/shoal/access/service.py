@@ -1,19 +1,45 @@
-"""``AccessService``: the one call a request makes (authenticate, then admit against its plan),
-and the audit log of key and plan changes."""
+"""``AccessService``: what a request's token is granted (who, under which plan), admitting it
+against that plan, and the audit log of key and plan changes.
+
+What a token is granted is kept per token, so a request's authentication is one dict lookup
+(no parsing, hashing or plan resolution) while neither its key nor any plan changed: a change
+made here or reported by the change feed bumps ``KeyService.generation`` or
+``PlanService.generation``, which every kept grant is checked against.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoal.access.cache import TtlCache
 from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
 from shoal.access.plans import PlanService
-from shoal.access.records import AccessEvent, AccessEventQuery, Decision, Principal
+from shoal.access.records import (
+    AccessEvent,
+    AccessEventQuery,
+    Decision,
+    Principal,
+    Scope,
+    UsagePlan,
+)
 from shoal.access.store import AccessAuditLog
 from shoal.errors import NotFoundError
 from shoal.registry.names import check_name
 from shoal.registry.pages import check_page
 from shoal.registry.records import Page, PageRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a token may do: who it speaks for and the plan that limits it (None: no limit)."""
+
+    principal: Principal
+    plan: UsagePlan | None
+
+
+LOCAL_GRANT = Grant(Principal(key_id="no-auth", scope=Scope.ADMIN, tenant=None), None)
+"""What every request is granted when the server runs without keys (``--no-auth``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +59,34 @@ class AccessService:
         plans: PlanService,
         audit: AccessAuditLog | None = None,
         changes: AccessChangeFeed | None = None,
+        max_cached: int = 100_000,
     ) -> None:
         self.keys = keys
         self.plans = plans
         self._audit = audit
         self._changes = changes
+        # token -> (key generation, plan generation, grant); only ever in memory, like the
+        # requests carrying the tokens.
+        self._grants: TtlCache[str, tuple[int, int, Grant]] = TtlCache(max_cached, keys.timer)
 
-    def authenticate(self, token: str) -> Principal:
-        """The principal a token speaks for, after applying any key and plan changes due."""
+    def grant(self, token: str) -> Grant:
+        """Who a token speaks for and the plan that limits it, after applying any key and plan
+        changes due; ``AuthenticationError`` for a malformed, unknown or revoked key."""
         if self._changes is not None:
             self._changes.poll_if_due()
-        return self.keys.authenticate(token)
+        keys, plans = self.keys, self.plans
+        kept = self._grants.get(token)
+        if kept is not None and kept[0] == keys.generation and kept[1] == plans.generation:
+            return kept[2]
+        generations = keys.generation, plans.generation  # before reading: a change meanwhile
+        principal = keys.authenticate(token)  # makes this entry stale, never wrongly fresh
+        granted = Grant(principal, plans.plan_for(principal))
+        self._grants.put(token, (*generations, granted), keys.ttl_s)
+        return granted
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a token speaks for (see ``grant``)."""
+        return self.grant(token).principal
 
     def admit(self, token: str) -> Admission:
         """The verified principal and its decision.
@@ -52,8 +95,8 @@ class AccessService:
         (with ``retry_after_s``) when over a rate limit or quota. Neither touches the database
         while the key's and plan's cache entries are fresh.
         """
-        principal = self.authenticate(token)
-        return Admission(principal, self.plans.admit(principal))
+        granted = self.grant(token)
+        return Admission(granted.principal, self.plans.charge(granted.plan))
 
     def history(
         self, query: AccessEventQuery | None = None, page: PageRequest = PageRequest()

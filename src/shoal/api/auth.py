@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 from fastapi import Request
 
-from shoal.access.records import Principal, Scope
-from shoal.access.service import AccessService
+from shoal.access.records import Principal
+from shoal.access.service import LOCAL_GRANT, AccessService, Grant
 from shoal.errors import AuthenticationError
 
-LOCAL = Principal(key_id="no-auth", scope=Scope.ADMIN, tenant=None)
+LOCAL = LOCAL_GRANT.principal
 """The principal of every request when the server runs with ``--no-auth`` (loopback only)."""
 
 
@@ -33,9 +33,14 @@ def token_of(headers: Mapping[str, str]) -> str:
 
 def principal_of(access: AccessService | None, headers: Mapping[str, str]) -> Principal:
     """The verified principal (from the key cache, microseconds); ``LOCAL`` without auth."""
+    return grant_of(access, headers).principal
+
+
+def grant_of(access: AccessService | None, headers: Mapping[str, str]) -> Grant:
+    """Who the request speaks for and its plan (one lookup); ``LOCAL_GRANT`` without auth."""
     if access is None:
-        return LOCAL
-    return access.authenticate(token_of(headers))
+        return LOCAL_GRANT
+    return access.grant(token_of(headers))
 
 
 def principal(request: Request) -> Principal:

@@ -69,3 +69,29 @@ def measure_native(create: Callable[[], T], fallback: int) -> tuple[T, int]:
     if before is None or after is None:
         return result, fallback
     return result, max(after - before, 0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        function: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> bool:
+    """Hand the heap memory freed models leave behind back to the operating system.
+
+    glibc keeps freed memory in its arenas (one per thread that loaded models) for reuse, so
+    after thousands of loads and evictions a process's RSS drifts well above what its live
+    models hold. ``malloc_trim`` returns the free pages of every arena (it runs in C, without
+    the interpreter lock). False where glibc is not the allocator.
+    """
+    if _MALLOC_TRIM is None:
+        return False
+    _MALLOC_TRIM(0)
+    return True

@@ -25,13 +25,12 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING
 
 import fsspec
 import numpy as np
 import orjson
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from numpy.typing import NDArray
 
@@ -46,20 +45,36 @@ from shoal.observability.capture import (
 from shoal.registry.names import check_name
 from shoal.runtimes.signature import datatype_of, numpy_dtype
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+# pyarrow and pandas are imported when a file is first written or read, not with this module:
+# a server that captures nothing would otherwise carry ~100 MiB more resident memory for them.
+
 logger = logging.getLogger(__name__)
 
 CAPTURE_DIR = "capture"
-SCHEMA = pa.schema(
-    [
-        ("inference_id", pa.string()),
-        ("tenant", pa.string()),
-        ("model", pa.string()),
-        ("model_version", pa.int64()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("request", pa.string()),
-        ("response", pa.string()),
-    ]
-)
+
+
+@cache
+def schema() -> pa.Schema:
+    """The columns of a capture file."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("inference_id", pa.string()),
+            ("tenant", pa.string()),
+            ("model", pa.string()),
+            ("model_version", pa.int64()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("request", pa.string()),
+            ("response", pa.string()),
+        ]
+    )
+
+
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part-[^/]+\.(parquet|jsonl)$")
 
 
@@ -192,6 +207,9 @@ class CaptureFiles:
         return path
 
     def _parquet(self, records: Sequence[CaptureRecord]) -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         tables = []
         for start in range(0, len(records), CHUNK_ROWS):
             tables.append(pa.Table.from_pydict(self._columns(records[start : start + CHUNK_ROWS])))
@@ -202,6 +220,8 @@ class CaptureFiles:
         return buffer.getvalue()
 
     def _columns(self, records: Sequence[CaptureRecord]) -> dict[str, pa.Array]:
+        import pyarrow as pa
+
         json = self._json
         columns = {
             "inference_id": [r.inference_id for r in records],
@@ -213,7 +233,7 @@ class CaptureFiles:
             "request": [json.document("inputs", r.request) for r in records],
             "response": [json.document("outputs", r.response) for r in records],
         }
-        return {field.name: pa.array(columns[field.name], field.type) for field in SCHEMA}
+        return {field.name: pa.array(columns[field.name], field.type) for field in schema()}
 
     def _publish(self, path: str, data: bytes) -> None:
         if not self._local:
@@ -268,8 +288,11 @@ class CaptureFiles:
         self, tenant: str, model: str, start: datetime | None = None, end: datetime | None = None
     ) -> pd.DataFrame:
         """The model's captured inferences with ``start <= timestamp < end``, oldest first."""
+        import pandas as pd
+        import pyarrow as pa
+
         tables = [self._read_file(path) for path in self.files(tenant, model, start, end)]
-        table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+        table = pa.concat_tables(tables) if tables else schema().empty_table()
         frame: pd.DataFrame = table.to_pandas()
         if start is not None:
             frame = frame[frame["timestamp"] >= pd.Timestamp(start)]
@@ -290,7 +313,9 @@ class CaptureFiles:
         except OSError as exc:
             raise ArtifactError(f"could not read capture file {path!r}: {exc}") from exc
         if path.endswith(".parquet"):
-            return pq.read_table(io.BytesIO(raw), schema=SCHEMA)
+            import pyarrow.parquet as pq
+
+            return pq.read_table(io.BytesIO(raw), schema=schema())
         return _jsonl_table(raw)
 
 
@@ -328,6 +353,8 @@ def _one_line(document: bytes) -> bytes:
 
 
 def _jsonl_table(raw: bytes) -> pa.Table:
+    import pyarrow as pa
+
     rows = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
     columns: dict[str, list[object]] = {
         "inference_id": [row["inference_id"] for row in rows],
@@ -338,4 +365,4 @@ def _jsonl_table(raw: bytes) -> pa.Table:
         "request": [orjson.dumps(row["request"]).decode() for row in rows],
         "response": [orjson.dumps(row["response"]).decode() for row in rows],
     }
-    return pa.Table.from_pydict(columns, schema=SCHEMA)
+    return pa.Table.from_pydict(columns, schema=schema())

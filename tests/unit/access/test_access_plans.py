@@ -20,7 +20,7 @@ from shoal.access.records import (
     key_subject,
 )
 from shoal.access.service import AccessService
-from shoal.errors import NotFoundError, RateLimitedError, ValidationError
+from shoal.errors import AuthenticationError, NotFoundError, RateLimitedError, ValidationError
 from shoal.storage.memory_access import InMemoryKeyStore, InMemoryPlanStore
 from shoal.storage.memory_registry import InMemoryRegistryStore
 
@@ -152,3 +152,22 @@ def test_admission_authenticates_then_applies_the_plan() -> None:
     with pytest.raises(RateLimitedError) as raised:
         access.admit(token)
     assert raised.value.retry_after_s == pytest.approx(1.0)
+
+
+def test_a_tokens_grant_is_kept_until_its_key_or_any_plan_changes() -> None:
+    setup = Setup()
+    access = AccessService(setup.keys, setup.plans)
+    acme, token = setup.principal("acme")
+    first = access.grant(token)
+    assert (first.principal, first.plan) == (acme, None)
+    assert access.grant(token) is first  # kept: no parsing, hashing or plan lookup
+    plan = setup.plans.set_plan(UsagePlan("acme", rate_per_s=1.0, burst=1), actor="ops")
+    assert access.grant(token).plan == plan  # a plan changed: granted anew
+    setup.keys.revoke(acme.key_id, actor="ops")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        access.grant(token)
+    setup.timer.advance(3600)  # nothing kept outlives the key cache's TTL either
+    _, other = setup.principal("acme")
+    kept = access.grant(other)
+    setup.timer.advance(3600)
+    assert access.grant(other) is not kept

@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from shoal.api.auth import principal_of
+from shoal.api.auth import grant_of
 from shoal.api.errors import error_headers, status_of
 from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer, read_limited
 from shoal.api.v2.routes import model_ref
-from shoal.errors import ShoalError
+from shoal.errors import NotFoundError, ShoalError
 from shoal.observability.tracing import span
 
 logger = logging.getLogger(__name__)
@@ -57,13 +57,15 @@ class InferShortcut:
         try:
             # Who, then whether they may see the model, then their plan, then the body:
             # refusals cost no body read and no model load.
+            access = state.access
             with span("auth"):
-                who = principal_of(state.access, headers)
+                granted = grant_of(access, headers)
             ref = model_ref(*match.groups())
-            who.require_visible(ref.tenant, f"model {ref.name}")
-            if state.access is not None:
+            if not granted.principal.can_see(ref.tenant):  # 404: as if it did not exist
+                raise NotFoundError(f"model {ref.name} does not exist")
+            if access is not None and granted.plan is not None:
                 with span("usage_plan"):
-                    state.access.plans.admit(who)
+                    access.plans.charge(granted.plan)
             body = await read_limited(receive, headers.get("content-length"), state.max_body_bytes)
             reply = await answer(
                 state.inference, ref, body, headers.get(HEADER_LENGTH), state.capture
