@@ -234,7 +234,7 @@ def main() -> None:
         default=True,
         help="also measure keys + plans, tracing and capture on one hot model (overheads.py)",
     )
-    parser.add_argument("--overhead-rounds", type=int, default=5)
+    parser.add_argument("--overhead-rounds", type=int, default=6, help="one per variant [6]")
     parser.add_argument("--overhead-duration", type=int, default=8, help="seconds per variant")
     args = parser.parse_args()
     sizes = [int(v) for raw in (args.models or ["1000,10000"]) for v in raw.split(",") if v]

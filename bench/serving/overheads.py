@@ -3,11 +3,12 @@
 The cheapest request there is — one tenant, one logistic regression (fast path), a static
 single-row V2 request, 32 connections from wrk — so the worst case for the share each feature
 takes. Every variant is its own ``shoal serve``, all started at once (idle while another is
-measured); each round runs wrk against every variant in turn for ``duration`` seconds and
-records req/s and the server's CPU per request (user + system of the process over the run,
-over the requests answered). A variant's overhead against its base is the median over rounds of
-the paired ratios: a round runs the variants back to back, so the pairing cancels slow drifts
-in what else the machine does, which move req/s by ±25 % on this shared 2-core box.
+measured); each round runs wrk against every variant in turn for ``duration`` seconds (each
+round starting one variant later, with a pause before each run) and records req/s and the
+server's CPU per request (user + system of the process over the run, over the requests
+answered). A variant's overhead against its base is the median over rounds of the paired
+ratios: a round runs the variants close together, so the pairing cancels slow drifts in what
+else the machine does, which move req/s by ±25 % on this shared 2-core box.
 
 The variants:
 
@@ -72,6 +73,8 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 """
 
 MODEL = "acme/churn"
+SETTLE_S = 2.0
+"""Pause before each measured run."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ def measure(
     wrk: str,
     work: Path,
     *,
-    rounds: int = 5,
+    rounds: int = 6,
     duration: int = 8,
     labels: Sequence[str] | None = None,
 ) -> Figures:
@@ -211,8 +214,14 @@ def measure(
                 url = f"{server.base_url}/v2/models/{MODEL}/infer"
                 token = setup.token if variant.keyed else ""
                 wrk_rps(wrk, url, script, body, token, 3)  # warm-up: load the model
-            for _ in range(rounds):
-                for variant in variants:
+            for round_no in range(rounds):
+                # Each round starts one variant later, so no variant always follows the same
+                # one, and each waits for the last one's background work (trace exports, capture
+                # writes, the collector) to finish: what one leaves running is not charged to
+                # the next.
+                shift = round_no % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    time.sleep(SETTLE_S)
                     server = servers[variant.label]
                     url = f"{server.base_url}/v2/models/{MODEL}/infer"
                     token = setup.token if variant.keyed else ""

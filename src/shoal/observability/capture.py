@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,9 +55,11 @@ def yield_to_requests() -> None:
     time.sleep(0)
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureRecord:
-    """One served inference as it is captured, by reference to what the request path made."""
+class CaptureRecord(NamedTuple):
+    """One served inference as it is captured, by reference to what the request path made.
+
+    A named tuple: one is built per captured request, and a tuple builds fastest.
+    """
 
     inference_id: str
     tenant: str
