@@ -15,13 +15,16 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from shoal.errors import ValidationError
 
-PartitionFunction = Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
+if TYPE_CHECKING:  # pandas is imported on first use: every CLI command imports this package
+    import pandas as pd
+
+    PartitionFunction = Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
 
 # What the forked workers inherit. Only one fan-out forks at a time (the lock), so the state
 # a child sees is the state of the call that forked it.
@@ -73,6 +76,8 @@ def map_partitions(
     >>> scored = map_partitions(events, lambda p: p.assign(score=model(p)))  # doctest: +SKIP
     >>> per_customer = map_partitions(events, fit_each, by="customer")  # doctest: +SKIP
     """
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(f"map_partitions takes a DataFrame, got {type(frame).__name__}")
     count = workers if workers is not None else cores()
@@ -109,6 +114,8 @@ def _apply(index: int) -> pd.DataFrame | pd.Series:
 
 
 def _as_frame(result: object) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(result, pd.DataFrame):
         return result
     if isinstance(result, pd.Series):

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas comes with DuckDB's results when a query runs, not with the CLI
+    import pandas as pd
 
 
 class TableFormat(StrEnum):

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from shoal.errors import ShoalError, ValidationError
 from shoal.queries.catalog import DataCatalog
 from shoal.queries.records import (
@@ -33,7 +31,8 @@ from shoal.queries.records import (
 from shoal.queries.store import QueryLog
 from shoal.registry.records import Page, PageRequest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas comes with DuckDB's results when a query runs, not with the CLI
+    import pandas as pd
     from duckdb import DuckDBPyConnection
 
 logger = logging.getLogger(__name__)
