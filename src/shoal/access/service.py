@@ -78,8 +78,10 @@ class AccessService:
         kept = self._grants.get(token)
         if kept is not None and kept[0] == keys.generation and kept[1] == plans.generation:
             return kept[2]
-        generations = keys.generation, plans.generation  # before reading: a change meanwhile
-        principal = keys.authenticate(token)  # makes this entry stale, never wrongly fresh
+        # Generations read before the lookups: a change made meanwhile leaves this entry
+        # stale (looked up again next time), never wrongly fresh.
+        generations = keys.generation, plans.generation
+        principal = keys.authenticate(token)
         granted = Grant(principal, plans.plan_for(principal))
         self._grants.put(token, (*generations, granted), keys.ttl_s)
         return granted

@@ -61,10 +61,6 @@ class QuotaWindows(NamedTuple):
     month_reset_us: int
 
     @property
-    def now(self) -> datetime:
-        return from_epoch_us(self.now_us)
-
-    @property
     def day_reset(self) -> datetime:
         """When the day window resets (UTC midnight)."""
         return from_epoch_us(self.day_reset_us)
