@@ -26,12 +26,10 @@ import timeit
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import psutil
-from overheads import STATIC_SCRIPT
+from overheads import STATIC_SCRIPT, hot_model
 from overheads import wrk_rps as rps
 from processes import ServerProcess, free_port
-from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk
 from workload import infer_body
 
@@ -104,12 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         settings = Settings(home=home)
-        x = np.random.default_rng(0).normal(size=(200, 16))
-        with Client(settings) as client:
-            client.create_tenant("acme")
-            client.register(
-                "acme/churn", LogisticRegression().fit(x, x[:, 0] > 0), sample_input=x[:4]
-            )
+        hot_model(home)
         script = home / "static.lua"
         script.write_text(STATIC_SCRIPT)
         body = home / "body.json"

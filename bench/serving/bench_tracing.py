@@ -34,11 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-from overheads import COLLECTOR, STATIC_SCRIPT
+from overheads import COLLECTOR, STATIC_SCRIPT, hot_model
 from overheads import wrk_rps as rps
 from processes import ServerProcess, free_port
-from sklearn.linear_model import LogisticRegression
 from traffic import ensure_wrk
 from workload import infer_body
 
@@ -164,15 +162,8 @@ def main() -> None:
     wrk = None if args.no_wrk else ensure_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        x = np.random.default_rng(0).normal(size=(200, 16))
-        with Client(Settings(home=home)) as client:
-            client.create_tenant("acme")
-            client.register(
-                "acme/churn", LogisticRegression().fit(x, x[:, 0] > 0), sample_input=x[:4]
-            )
-            _, token = client.create_key("bench", tenant="acme")
-            _, admin = client.create_key("scraper")
-            client.set_plan("acme", rate_per_s=1e6, burst=1_000_000, quota_per_day=10**12)
+        setup = hot_model(home)
+        token, admin = setup.token, setup.admin
         script = home / "static.lua"
         script.write_text(STATIC_SCRIPT)
         body = home / "body.json"
