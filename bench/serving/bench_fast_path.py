@@ -1,9 +1,10 @@
-"""Single-row predict latency: the sklearn (skops) path vs the verified ONNX fast path.
+"""Single-row predict latency, load time and memory: the sklearn (skops) path vs the fast paths.
 
-For each model (16 float features): save it as the sklearn runtime does, convert and verify it
-as registration does (timed: that is what the fast path adds to a registration), load the package
-both ways and time ``predict`` on one row, one thread, ``--calls`` calls after a warm-up, each
-call on a different pre-generated row.
+For each model (16 float features): save it as the sklearn runtime does, then for each fast form
+(the compact arrays, and the ONNX graph registration would otherwise take) convert and verify it
+as registration does (timed: that is what the fast path adds to a registration), load the
+package (timed, best of ``--loads``: what a cache miss pays) and time ``predict`` on one row, one
+thread, ``--calls`` calls after a warm-up, each call on a different pre-generated row.
 
     .venv/bin/python bench/serving/bench_fast_path.py --calls 2000
 """
@@ -23,8 +24,7 @@ from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 
 from shoal.runtimes.base import LoadedModel, LoadOptions
-from shoal.runtimes.compact_forest import CompactForest
-from shoal.runtimes.fast_path import FastModel, convert, write
+from shoal.runtimes.fast_path import convert, write
 from shoal.runtimes.sklearn import SklearnRuntime
 from shoal.serving.footprint import measure_footprint
 
@@ -60,10 +60,20 @@ def latencies(model: LoadedModel, rows: NDArray[np.float64], warmup: int) -> lis
     return out
 
 
+def load_ms(runtime: SklearnRuntime, folder: Path, options: LoadOptions, loads: int) -> float:
+    best = float("inf")
+    for _ in range(loads):
+        began = time.perf_counter()
+        runtime.load(folder, options)
+        best = min(best, (time.perf_counter() - began) * 1000)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--loads", type=int, default=50)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -73,40 +83,50 @@ def main() -> None:
     runtime = SklearnRuntime()
 
     header = (
-        f"{'model':<30} {'form':>8} {'convert ms':>10} {'sklearn p50':>11} {'p99':>8} "
-        f"{'fast p50':>9} {'p99':>7} {'speed-up p50':>12} {'p99':>6} {'KB sklearn':>10} "
-        f"{'KB fast':>8}"
+        f"{'model':<30} {'form':>13} {'convert ms':>10} {'load ms':>8} {'p50':>7} {'p99':>7} "
+        f"{'speed-up p50':>12} {'p99':>6} {'KB':>6}"
     )
-    print(f"single-row predict, microseconds, {args.calls} calls after {args.warmup} warm-up")
+    print(f"single-row predict, microseconds, {args.calls} calls after {args.warmup} warm-up;")
+    print(f"load: best of {args.loads}; KB: the footprint the serving cache charges")
     print(header)
     print("-" * len(header))
     for name, build in models(x, y).items():
         model = build()
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
+            folder = Path(tmp) / "sklearn"
+            folder.mkdir()
             runtime.save(model, folder)
-            began = time.perf_counter()
-            result = convert(model, {"input": x[:5]})
-            convert_ms = (time.perf_counter() - began) * 1000
-            if not result.available:
-                print(f"{name:<30} no fast path: {result.reason}")
-                continue
-            write(folder, result)
             slow = runtime.load(folder, LoadOptions())
-            fast = runtime.load(folder, LoadOptions(prefer_fast=True))
-            assert isinstance(fast, FastModel | CompactForest)
-            slow_kb = measure_footprint(slow) / 1024
-            fast_kb = measure_footprint(fast) / 1024
-            form = f"{result.kind}/{result.input_dtype}" if result.input_dtype else result.kind
             slow_us = latencies(slow, rows, args.warmup)
-            fast_us = latencies(fast, rows, args.warmup)
-        s50, s99 = statistics.median(slow_us), percentile(slow_us, 99)
-        f50, f99 = statistics.median(fast_us), percentile(fast_us, 99)
-        print(
-            f"{name:<30} {form:>8} {convert_ms:>10.0f} {s50:>11.1f} {s99:>8.1f} "
-            f"{f50:>9.1f} {f99:>7.1f} {s50 / f50:>11.1f}x {s99 / f99:>5.1f}x {slow_kb:>10.0f} "
-            f"{fast_kb:>8.0f}"
-        )
+            s50, s99 = statistics.median(slow_us), percentile(slow_us, 99)
+            slow_load = load_ms(runtime, folder, LoadOptions(), max(1, args.loads // 10))
+            print(
+                f"{name:<30} {'sklearn':>13} {'':>10} {slow_load:>8.2f} {s50:>7.1f} {s99:>7.1f} "
+                f"{'':>12} {'':>6} {measure_footprint(slow) / 1024:>6.0f}"
+            )
+            for compact_forms in (True, False):
+                began = time.perf_counter()
+                result = convert(model, {"input": x[:5]}, compact_forms=compact_forms)
+                convert_ms = (time.perf_counter() - began) * 1000
+                if not result.available:
+                    print(f"{'':<30} no fast path: {result.reason}")
+                    continue
+                if compact_forms and result.kind != "compact":
+                    continue  # no compact form: the ONNX row below is the same
+                target = Path(tmp) / result.kind
+                target.mkdir()
+                runtime.save(model, target)
+                write(target, result)
+                fast = runtime.load(target, LoadOptions(prefer_fast=True))
+                loaded = load_ms(runtime, target, LoadOptions(prefer_fast=True), args.loads)
+                form = f"{result.kind}/{result.input_dtype}" if result.input_dtype else result.kind
+                fast_us = latencies(fast, rows, args.warmup)
+                f50, f99 = statistics.median(fast_us), percentile(fast_us, 99)
+                print(
+                    f"{'':<30} {form:>13} {convert_ms:>10.0f} {loaded:>8.2f} {f50:>7.1f} "
+                    f"{f99:>7.1f} {s50 / f50:>11.1f}x {s99 / f99:>5.1f}x "
+                    f"{measure_footprint(fast) / 1024:>6.0f}"
+                )
 
 
 if __name__ == "__main__":

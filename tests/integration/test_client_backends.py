@@ -66,7 +66,7 @@ def test_a_registered_model_predicts_like_the_original(
         {"auc": 0.9},
         {"C": 1.0},
     )
-    assert version.tags["fast_path"] == "onnx"  # an upload gets the verified fast path too
+    assert version.tags["fast_path"] == "compact"  # an upload gets the verified fast path too
     outputs = shoal.predict("acme/churn:1", features)
     np.testing.assert_array_equal(outputs["label"], model.predict(features))
     np.testing.assert_allclose(outputs["probabilities"], model.predict_proba(features), atol=1e-9)

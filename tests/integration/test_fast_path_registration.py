@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shoal.client import Client
 from shoal.runtimes.base import LoadOptions
-from shoal.runtimes.compact_forest import CompactForest
+from shoal.runtimes.compact_common import CompactModel
 from shoal.runtimes.estimators import EstimatorModel
 from shoal.runtimes.fast_path import FAST_DIR, FastModel, Tolerance
 from shoal.settings import Settings
@@ -64,9 +64,9 @@ def _package(shoal: Client, services: Services, ref: str) -> Path:
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("logistic", "onnx"),
+        ("logistic", "compact"),
         ("isolation-forest", "compact"),
-        ("gradient-boosting", "onnx"),
+        ("gradient-boosting", "compact"),
         ("random-forest-regressor", "onnx"),
         ("pipeline", "onnx"),
     ],
@@ -87,7 +87,8 @@ def test_a_registered_sklearn_model_serves_from_its_fast_path_with_the_same_outp
         assert isinstance(fast, FastModel)
         assert isinstance(fast.session, onnxruntime.InferenceSession)
     else:
-        assert isinstance(fast, CompactForest)
+        assert isinstance(fast, CompactModel)
+        assert not (folder / FAST_DIR / "model.onnx").exists()
     assert isinstance(slow, EstimatorModel)
 
     fresh = {"input": np.random.default_rng(99).normal(size=(200, 16))}
@@ -137,5 +138,5 @@ def test_user_tags_are_kept_beside_the_fast_path_tags(shoal: Client) -> None:
         "acme/tagged", _fitted("logistic"), sample_input=x[:5], tags={"team": "ml"}
     )
     assert version.tags["team"] == "ml"
-    assert version.tags["fast_path"] == "onnx"
+    assert version.tags["fast_path"] == "compact"
     assert version.tags["fast_path_reason"].startswith("verified on")

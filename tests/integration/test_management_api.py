@@ -201,7 +201,7 @@ def test_an_uploaded_model_file_registers_and_serves(
         ["production"],
         f"key:{api.admin['Authorization'].split('_')[1]}",
     )
-    assert version["tags"]["fast_path"] == "onnx"
+    assert version["tags"]["fast_path"] == "compact"
     infer = {"inputs": sample}
     answer = api.http.post("/v2/models/acme/churn/infer", json=infer, headers=api.acme)
     assert answer.status_code == 200

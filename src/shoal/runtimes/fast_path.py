@@ -11,10 +11,11 @@ rarely hits e.g. the vote ties where a float32 forest breaks a tie differently).
 equal; continuous outputs (probabilities, scores, predictions) must satisfy, in float64,
 ``|onnx - sklearn| <= atol + rtol * |sklearn|``. A double-precision graph is tried first (exact to
 ~1e-15 for linear models and pipelines of scalers); trees and isolation forests only convert in
-float32, whose rounding (~1e-7 relative) the default tolerance of 1e-5 covers. Isolation forests
-take another fast path: flat numpy arrays (``compact_forest``), exact to ~1e-16 and ~7x smaller
-than an onnxruntime session (skl2onnx's graph also takes ~2 s to build). Nothing here raises
-for a model that cannot take the fast path: the result says why, and serving uses skops.
+float32, whose rounding (~1e-7 relative) the default tolerance of 1e-5 covers. Models with a
+compact form (``compact.py``: isolation forests, gradient boosting, logistic and linear
+regression) take it first: a few NumPy arrays computing sklearn's arithmetic bit for bit, 10-60x
+smaller than an onnxruntime session; ONNX is tried when that fails. Nothing here raises for a
+model that cannot take the fast path: the result says why, and serving uses skops.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shoal.errors import PredictError, RuntimeLoadError, ShoalError, ValidationError
+from shoal.runtimes import compact
 from shoal.runtimes.base import LoadedModel, LoadOptions, Tensors
-from shoal.runtimes.compact_forest import FILE as FOREST_FILE
-from shoal.runtimes.compact_forest import CompactForest, compile_forest, is_isolation_forest
-from shoal.runtimes.compact_forest import save as save_forest
+from shoal.runtimes.compact import CompactForm
 from shoal.runtimes.estimators import EstimatorModel, feature_names_of, output_kind
 from shoal.runtimes.tensors import to_matrix
 
@@ -80,7 +81,8 @@ class FastPathResult:
     rows: int = 0
 
     compact: Mapping[str, NDArray[np.generic]] | None = None
-    """Isolation forests: the verified flat arrays of ``compact_forest`` instead of a graph."""
+    """The verified arrays of a compact form (``compact.py``) instead of a graph."""
+    compact_form: CompactForm | None = None
 
     @property
     def available(self) -> bool:
@@ -216,24 +218,27 @@ def _verify(
 
 
 def _verify_compact(
-    model: object, rows: NDArray[np.float64], tolerance: Tolerance
+    form: CompactForm, model: object, rows: NDArray[np.float64], tolerance: Tolerance
 ) -> FastPathResult:
-    """Isolation forests as flat arrays: ~7x less memory than an onnxruntime session."""
+    """The model as ``form``'s arrays, checked against the original on ``rows``."""
+    names = feature_names_of(model)
     try:
         reference = EstimatorModel(model, "sklearn").predict({"input": rows})
-        arrays = compile_forest(model, rows.shape[1])
-        diffs = _compare(reference, CompactForest(arrays).predict({"input": rows}), tolerance)
+        arrays = form.compile(model, rows.shape[1])
+        diffs = _compare(reference, form.model(arrays, None).predict({"input": rows}), tolerance)
     except _MismatchError as exc:
-        return FastPathResult(None, f"disagrees with the original: {exc}")
-    except Exception as exc:  # any failure just means no fast path
-        return FastPathResult(None, f"cannot compile: {_short(exc)}")
+        return FastPathResult(None, f"compact {form.name} disagrees with the original: {exc}")
+    except Exception as exc:  # any failure just means no compact form
+        return FastPathResult(None, f"no compact {form.name}: {_short(exc)}")
     return FastPathResult(
         onnx_bytes=None,
-        reason=f"verified on {len(rows)} rows (compact forest)",
+        reason=f"verified on {len(rows)} rows (compact {form.name})",
+        feature_names=None if names is None else tuple(names),
         tolerance=tolerance,
         max_abs_diff=diffs,
         rows=len(rows),
         compact=arrays,
+        compact_form=form,
     )
 
 
@@ -243,11 +248,13 @@ def convert(
     *,
     tolerance: Tolerance = Tolerance(),
     probe_rows: int = 256,
+    compact_forms: bool = True,
 ) -> FastPathResult:
-    """Convert ``model`` to ONNX and verify it on ``sample`` (+ probe rows); never raises.
+    """Convert ``model`` and verify it on ``sample`` (+ probe rows); never raises.
 
-    Tries a float64 graph, then a float32 one (see ``_precisions``); the first that converts,
-    runs and agrees wins.
+    A compact form comes first when the model has one (``compact_forms=False`` skips it, to
+    compare with ONNX); then a float64 graph, then a float32 one (see ``_precisions``): the first
+    that converts, runs and agrees wins.
     A graph that runs but disagrees is refused outright (float32 would only round more).
     """
     try:
@@ -262,18 +269,23 @@ def convert(
         import skl2onnx  # noqa: F401 - a clear reason when the converter is missing
     except (ShoalError, ImportError, ValueError, TypeError) as exc:
         return FastPathResult(None, _short(exc))
-    if is_isolation_forest(model):
-        return _verify_compact(model, rows, tolerance)
+    first = ""
+    form = compact.form_of(model) if compact_forms else None
+    if form is not None:
+        result = _verify_compact(form, model, rows, tolerance)
+        if result.available:
+            return result
+        first = f"{result.reason}; "
     reason = ""
     for precision in _precisions(model, kind):
         try:
             return _verify(model, rows, precision, tolerance)
         except _MismatchError as exc:
-            return FastPathResult(None, f"disagrees with the original: {exc}")
+            return FastPathResult(None, f"{first}disagrees with the original: {exc}")
         except Exception as exc:  # any converter/runtime failure just means no fast path
             reason = f"cannot convert: {_short(exc)}"
             logger.debug("fast path: %s graph of %s: %s", precision, type(model).__name__, exc)
-    return FastPathResult(None, reason)
+    return FastPathResult(None, first + reason)
 
 
 def write(folder: Path, result: FastPathResult) -> None:
@@ -282,8 +294,8 @@ def write(folder: Path, result: FastPathResult) -> None:
         raise ValueError(f"no fast path to write: {result.reason}")
     target = folder / FAST_DIR
     target.mkdir()
-    if result.compact is not None:
-        save_forest(target, dict(result.compact))
+    if result.compact is not None and result.compact_form is not None:
+        compact.save(target, result.compact_form, dict(result.compact))
     if result.onnx_bytes is not None:
         (target / MODEL_FILE).write_bytes(result.onnx_bytes)
     meta = {
@@ -359,18 +371,32 @@ class FastModel:
         return {o.name: _restore(v, o) for o, v in zip(self._outputs, values, strict=True)}
 
 
+def _feature_names(folder: Path) -> list[str] | None:
+    """The feature names in ``fast.json`` (None for models fitted on bare arrays)."""
+    try:
+        names = json.loads((folder / FAST_DIR / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    listed = names.get("feature_names") if isinstance(names, dict) else None
+    return [str(n) for n in listed] if isinstance(listed, list) else None
+
+
 def load_fast(folder: Path, options: LoadOptions) -> LoadedModel | None:
     """The package's verified fast model, or None when it has none (or it cannot be opened).
 
-    ``options`` does not matter: an ONNX graph is data, so loading it runs no code from the
-    package. A fast form that fails to open is logged and skipped, since skops still works.
+    ``options`` does not matter: an ONNX graph or a compact form's arrays are data, so loading
+    them runs no code from the package. A fast form that fails to open is logged and skipped,
+    since skops still works.
     """
     del options
-    if (folder / FAST_DIR / FOREST_FILE).is_file():
+    form = compact.stored_form(folder / FAST_DIR)
+    if form is not None:
         try:
-            return CompactForest.load(folder / FAST_DIR)
-        except (OSError, ValueError, KeyError) as exc:
-            logger.warning("compact forest of %s unusable, using the sklearn path: %s", folder, exc)
+            return compact.load(folder / FAST_DIR, form, _feature_names(folder))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            logger.warning(
+                "compact %s of %s unusable, using the sklearn path: %s", form.name, folder, exc
+            )
             return None
     file = folder / FAST_DIR / MODEL_FILE
     if not file.is_file():

@@ -11,6 +11,8 @@ from sklearn.preprocessing import StandardScaler
 
 from shoal.errors import ValidationError
 from shoal.runtimes.base import LoadOptions
+from shoal.runtimes.compact_boosting import CompactBoosting
+from shoal.runtimes.compact_linear import CompactLinear
 from shoal.runtimes.estimators import EstimatorModel
 from shoal.runtimes.fast_path import (
     FAST_DIR,
@@ -34,12 +36,38 @@ def _data(rows: int = 300, columns: int = 16):
 
 
 def _fast(model, sample, tmp_path: Path) -> FastModel:
-    result = convert(model, {"input": sample})
+    """The ONNX form of ``model`` (compact forms have tests of their own)."""
+    result = convert(model, {"input": sample}, compact_forms=False)
     assert result.available, result.reason
     write(tmp_path, result)
     loaded = load_fast(tmp_path, LoadOptions())
     assert isinstance(loaded, FastModel)
     return loaded
+
+
+def test_a_model_with_a_compact_form_takes_it_exactly(tmp_path) -> None:
+    x, y = _data()
+    model = GradientBoostingClassifier(n_estimators=20).fit(x, y)
+    result = convert(model, {"input": x[:5]}, tolerance=Tolerance(atol=0.0, rtol=0.0))
+    assert result.kind == "compact"
+    assert result.reason == "verified on 261 rows (compact gradient-boosted trees)"
+    assert result.max_abs_diff["probabilities"] == 0.0
+    write(tmp_path, result)
+    assert isinstance(load_fast(tmp_path, LoadOptions()), CompactBoosting)
+    assert not (tmp_path / FAST_DIR / MODEL_FILE).exists()
+
+
+def test_a_model_whose_compact_form_fails_falls_back_to_onnx() -> None:
+    x, y = _data()
+    names = np.array(["churn", "stay"])[y]  # string labels have no compact form
+    result = convert(LogisticRegression().fit(x, names), {"input": x[:5]})
+    assert result.kind == "onnx"
+    refused = convert(
+        KNeighborsClassifier(metric=lambda a, b: float(np.abs(a - b).sum())).fit(x, y),
+        {"input": x[:5]},
+    )
+    assert refused.kind == "none"
+    assert refused.reason.startswith("cannot convert")  # no compact form was tried for it
 
 
 def test_labels_come_back_in_the_dtype_of_the_original_classes(tmp_path) -> None:
@@ -57,7 +85,9 @@ def test_labels_come_back_in_the_dtype_of_the_original_classes(tmp_path) -> None
 
 def test_a_verified_result_records_its_precision_tolerance_and_differences(tmp_path) -> None:
     x, y = _data()
-    result = convert(GradientBoostingClassifier(n_estimators=20).fit(x, y), {"input": x[:5]})
+    result = convert(
+        GradientBoostingClassifier(n_estimators=20).fit(x, y), {"input": x[:5]}, compact_forms=False
+    )
     assert result.available
     assert result.input_dtype == "float32"  # onnxruntime's tree ensembles are float32 only
     assert result.rows == 5 + 256
@@ -71,7 +101,7 @@ def test_a_verified_result_records_its_precision_tolerance_and_differences(tmp_p
 
 def test_a_linear_model_converts_to_a_float64_graph_that_agrees_to_rounding() -> None:
     x, y = _data()
-    result = convert(LogisticRegression().fit(x, y), {"input": x[:5]})
+    result = convert(LogisticRegression().fit(x, y), {"input": x[:5]}, compact_forms=False)
     assert result.input_dtype == "float64"
     assert result.max_abs_diff["probabilities"] < 1e-12
 
@@ -80,7 +110,8 @@ def test_a_conversion_outside_the_tolerance_is_refused() -> None:
     # float32 trees round each leaf sum (~1e-7): real, if tiny, disagreement with sklearn.
     x, y = _data()
     model = GradientBoostingClassifier(n_estimators=20).fit(x, y)
-    result = convert(model, {"input": x[:5]}, tolerance=Tolerance(atol=0.0, rtol=0.0))
+    exact = Tolerance(atol=0.0, rtol=0.0)
+    result = convert(model, {"input": x[:5]}, tolerance=exact, compact_forms=False)
     assert not result.available
     assert result.onnx_bytes is None
     assert result.reason.startswith("disagrees with the original: probabilities differs by up to")
@@ -159,16 +190,27 @@ def test_the_sklearn_runtime_serves_the_fast_form_only_when_asked(tmp_path) -> N
     runtime.save(model, tmp_path)
     assert isinstance(runtime.load(tmp_path, LoadOptions(prefer_fast=True)), EstimatorModel)
     write(tmp_path, convert(model, {"input": x[:5]}))
-    assert isinstance(runtime.load(tmp_path, LoadOptions(prefer_fast=True)), FastModel)
+    assert isinstance(runtime.load(tmp_path, LoadOptions(prefer_fast=True)), CompactLinear)
     assert isinstance(runtime.load(tmp_path, LoadOptions()), EstimatorModel)
 
 
-def test_an_unreadable_fast_form_falls_back_to_the_sklearn_path(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("compact_forms", "file", "garbage"),
+    [
+        (False, MODEL_FILE, b"not a graph"),
+        (True, "compact_linear.npz", b"not arrays"),
+        (True, "compact_linear.npz", b"PK\x03\x04 a broken zip"),
+    ],
+)
+def test_an_unreadable_fast_form_falls_back_to_the_sklearn_path(
+    tmp_path, compact_forms: bool, file: str, garbage: bytes
+) -> None:
     x, y = _data()
     model = LogisticRegression().fit(x, y)
     runtime = SklearnRuntime()
     runtime.save(model, tmp_path)
-    write(tmp_path, convert(model, {"input": x[:5]}))
-    (tmp_path / FAST_DIR / MODEL_FILE).write_bytes(b"not a graph")
+    write(tmp_path, convert(model, {"input": x[:5]}, compact_forms=compact_forms))
+    assert (tmp_path / FAST_DIR / file).is_file()
+    (tmp_path / FAST_DIR / file).write_bytes(garbage)
     assert load_fast(tmp_path, LoadOptions()) is None
     assert isinstance(runtime.load(tmp_path, LoadOptions(prefer_fast=True)), EstimatorModel)
