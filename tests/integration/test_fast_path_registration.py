@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from shoal.client import Client
+from shoal.registry.loader import ModelLoader
 from shoal.runtimes.base import LoadOptions
 from shoal.runtimes.compact_common import CompactModel
 from shoal.runtimes.estimators import EstimatorModel
@@ -140,3 +141,20 @@ def test_user_tags_are_kept_beside_the_fast_path_tags(shoal: Client) -> None:
     assert version.tags["team"] == "ml"
     assert version.tags["fast_path"] == "compact"
     assert version.tags["fast_path_reason"].startswith("verified on")
+
+
+def test_the_loader_knows_which_loads_are_quick(
+    shoal: Client, services: Services, tmp_path: Path
+) -> None:
+    x, _, _ = _data()
+    compact_version = shoal.register("acme/quick", _fitted("logistic"), sample_input=x[:5])
+    graph_version = shoal.register("acme/graph", _fitted("pipeline"), sample_input=x[:5])
+    cache = tmp_path / "serving-cache"
+    fast = ModelLoader(services.artifacts, services.runtimes, cache, LoadOptions(prefer_fast=True))
+    assert not fast.loads_quickly(compact_version)  # not unpacked here yet: a fetch first
+    fast.materialise(compact_version)
+    fast.materialise(graph_version)
+    assert fast.loads_quickly(compact_version)
+    assert not fast.loads_quickly(graph_version)  # an onnxruntime session takes its time
+    plain = ModelLoader(services.artifacts, services.runtimes, cache, LoadOptions())
+    assert not plain.loads_quickly(compact_version)  # it would load through skops

@@ -55,6 +55,16 @@ class ModelLoader:
             self._artifacts.copy_to(version.artifact.digest, archive)
             return packaging.unpack(archive, folder)
 
+    def loads_quickly(self, version: ModelVersion) -> bool:
+        """Whether loading ``version`` is known to take well under a millisecond: its package is
+        unpacked here already and has a compact fast form, which this loader serves (one small
+        file read, no framework). Such loads can run on the event loop."""
+        return (
+            self._options.prefer_fast
+            and version.tags.get("fast_path") == "compact"
+            and (self._cache_dir / "packages" / version.artifact.digest).is_dir()
+        )
+
     def verify(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:
         """Re-read the package from the artifact store (digest checked), bypassing the local
         cache, and load it: proves the stored version is intact and loadable."""

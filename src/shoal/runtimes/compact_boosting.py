@@ -25,9 +25,8 @@ from shoal.runtimes.compact_common import (
     numeric_classes,
     softmax,
 )
-from shoal.runtimes.compact_trees import TreeWalker, flatten
+from shoal.runtimes.compact_trees import TreeWalker, flatten, layout
 
-FILE = "compact_boosting.npz"
 _NAMES = {"GradientBoostingClassifier": "classifier", "GradientBoostingRegressor": "regressor"}
 
 
@@ -47,7 +46,8 @@ def compile_boosting(model: object, columns: int) -> Arrays:
     stages = np.asarray(model.estimators_)  # type: ignore[attr-defined]  # (stages, K) of trees
     rate = float(model.learning_rate)  # type: ignore[attr-defined]
     trees = [estimator.tree_ for estimator in stages.ravel()]
-    arrays, depth = flatten(trees, [rate * tree.value[:, 0, 0] for tree in trees])
+    flat, depth = flatten(trees, [rate * tree.value[:, 0, 0] for tree in trees])
+    arrays = layout(flat)
     # The default init is a constant (the class prior or the target mean); sklearn computes it
     # for every row, in float64, before adding the trees.
     start = model._raw_predict_init(np.zeros((1, columns), dtype=np.float32))  # type: ignore[attr-defined]

@@ -20,9 +20,7 @@ from numpy.typing import NDArray
 
 from shoal.errors import ValidationError
 from shoal.runtimes.compact_common import Arrays, CompactModel
-from shoal.runtimes.compact_trees import TreeWalker, flatten
-
-FILE = "compact_forest.npz"
+from shoal.runtimes.compact_trees import TreeWalker, flatten, layout
 
 
 def _average_path_length(n: int) -> float:
@@ -47,11 +45,12 @@ def compile_forest(model: object, columns: int) -> Arrays:
     averages = forest._average_path_length_per_tree  # type: ignore[attr-defined]
     estimators = forest.estimators_  # type: ignore[attr-defined]
     features = forest.estimators_features_  # type: ignore[attr-defined]
-    arrays, depth = flatten(
+    flat, depth = flatten(
         [estimator.tree_ for estimator in estimators],
         [lengths[t] + averages[t] - 1.0 for t in range(len(estimators))],
         [np.asarray(f) for f in features] if subsample else None,
     )
+    arrays = layout(flat)
     denominator = len(estimators) * _average_path_length(int(forest._max_samples))  # type: ignore[attr-defined]
     arrays["params"] = np.asarray(
         [depth, denominator, float(forest.offset_), columns],  # type: ignore[attr-defined]

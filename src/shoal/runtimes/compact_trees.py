@@ -1,14 +1,16 @@
 """Decision trees as flat numpy arrays, walked for every tree of an ensemble at once.
 
-The compact fast paths of tree ensembles (``compact_forest``, ``compact_boosting``) store their
-trees the same way: per node a feature, a threshold, left and right children (a leaf points at
-itself), a leaf value, and the roots of the trees. Loaded, the arrays take the smallest dtypes
-that hold them:
+The compact fast paths of tree ensembles (``compact_forest``, ``compact_boosting``) flatten
+their trees the same way (``flatten``: per node a feature, a threshold, left and right children
+— a leaf points at itself —, a leaf value, and the roots of the trees), then ``layout`` turns
+that into what ``TreeWalker`` keeps, in the smallest dtypes that hold it:
 
 * thresholds become float32, rounded **down**. scikit-learn compares float32 inputs with float64
   thresholds; for a float32 ``x`` and the largest float32 ``t'`` not above ``t``, ``x > t`` holds
   exactly when ``x > t'`` does, so every decision is unchanged and the comparison runs in float32;
-* features and children are int16 when they fit (a 50-tree forest: 18 instead of 36 bytes a node).
+* split nodes keep a threshold and two children (int16 when they fit), leaves only a value, and
+  no node its feature: nodes are grouped by feature, so a count per feature says it (a 50-tree
+  forest: ~9 instead of 36 bytes a node).
 
 A missing value (NaN) goes where scikit-learn sends it: to the child recorded in ``missing``
 (sklearn's ``missing_go_to_left``); arrays without it send NaN left, as older forests did.
@@ -20,9 +22,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-
-TREE_ARRAYS = ("feature", "threshold", "left", "right", "value", "roots")
-"""The arrays every stored tree ensemble has (plus ``missing`` when NaN does not always go left)."""
 
 
 def flatten(
@@ -83,43 +82,64 @@ def _index_dtype(bound: int) -> type[np.signedinteger]:
     return np.int16 if bound <= np.iinfo(np.int16).max else np.int32
 
 
+WALKER_ARRAYS = ("counts", "threshold", "left", "right", "leaf_values", "roots")
+"""What a walker keeps (plus ``missing`` when NaN does not always go left)."""
+
+
+def layout(stored: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
+    """The walker's arrays from ``flatten``'s: nodes renumbered, split nodes first, grouped by
+    feature, then leaves; thresholds as float32 rounded down; the smallest index dtype.
+
+    Compiled once at registration (and at load for forests stored before this layout).
+    """
+    feature = np.asarray(stored["feature"], dtype=np.intp)
+    left = np.asarray(stored["left"], dtype=np.intp)
+    right = np.asarray(stored["right"], dtype=np.intp)
+    stored_missing = stored.get("missing")
+    nodes = len(feature)
+    is_leaf = left == np.arange(nodes)
+    columns = int(feature.max(initial=0)) + 1
+    group = np.where(is_leaf, columns, feature)  # leaves after every feature's splits
+    order = np.argsort(group, kind="stable")  # new position -> stored node
+    position = np.empty(nodes, dtype=np.intp)
+    position[order] = np.arange(nodes)  # stored node -> new position
+    splits = order[: int(np.count_nonzero(~is_leaf))]
+    index = _index_dtype(nodes)
+    arrays: dict[str, NDArray[np.generic]] = {
+        "counts": np.bincount(group, minlength=columns + 1)[:columns].astype(np.int64),
+        "threshold": round_down_float32(np.asarray(stored["threshold"])[splits]),
+        "left": position[left[splits]].astype(index),
+        "right": position[right[splits]].astype(index),
+        "leaf_values": np.asarray(stored["value"], dtype=np.float64)[order[len(splits) :]],
+        "roots": position[np.asarray(stored["roots"], dtype=np.intp)].astype(np.int64),
+    }
+    if stored_missing is not None:
+        missing = np.asarray(stored_missing, dtype=np.intp)
+        arrays["missing"] = position[missing[splits]].astype(index)
+    return arrays
+
+
 class TreeWalker:
     """Finds the leaf each row reaches in every tree; callers look up ``leaf_values``.
 
-    At load, nodes are renumbered: split nodes first, grouped by feature, then leaves. A row's
-    value at every split node is then ``np.repeat(row, splits per feature)`` (no gather), and
-    only split nodes keep a threshold and children, only leaves a value.
+    Nodes are numbered split nodes first, grouped by feature, then leaves (``layout``): a
+    row's value at every split node is then ``np.repeat(row, splits per feature)`` (no gather),
+    and only split nodes keep a threshold and children, only leaves a value.
     """
 
     def __init__(self, arrays: Mapping[str, NDArray[np.generic]], depth: int) -> None:
-        feature = np.asarray(arrays["feature"], dtype=np.intp)
-        left = np.asarray(arrays["left"], dtype=np.intp)
-        right = np.asarray(arrays["right"], dtype=np.intp)
-        stored_missing = arrays.get("missing")
-        missing = left if stored_missing is None else np.asarray(stored_missing, dtype=np.intp)
-        nodes = len(feature)
-        is_leaf = left == np.arange(nodes)
-        columns = int(feature.max(initial=0)) + 1
-        group = np.where(is_leaf, columns, feature)  # leaves after every feature's splits
-        order = np.argsort(group, kind="stable")  # new position -> stored node
-        position = np.empty(nodes, dtype=np.intp)
-        position[order] = np.arange(nodes)  # stored node -> new position
-        self._counts = np.bincount(group, minlength=columns + 1)[:columns]
-        splits = int(self._counts.sum())
-        self._splits = splits
-        index = _index_dtype(nodes)
-        split_nodes = order[:splits]
-        self._threshold = round_down_float32(np.asarray(arrays["threshold"])[split_nodes])
-        self._left = position[left[split_nodes]].astype(index)
-        self._right = position[right[split_nodes]].astype(index)
-        self._missing = (
-            None if stored_missing is None else position[missing[split_nodes]].astype(index)
-        )
-        self._leaf_ids = np.arange(splits, nodes, dtype=index)  # leaves lead to themselves
-        self.leaf_values = np.asarray(arrays["value"], dtype=np.float64)[order[splits:]]
+        self._counts = np.asarray(arrays["counts"], dtype=np.intp)
+        self._threshold = np.asarray(arrays["threshold"], dtype=np.float32)
+        self._left = np.asarray(arrays["left"])
+        self._right = np.asarray(arrays["right"])
+        missing = arrays.get("missing")
+        self._missing = None if missing is None else np.asarray(missing)
+        self.leaf_values = np.asarray(arrays["leaf_values"], dtype=np.float64)
         """The value of each leaf, indexed by ``leaves() - first_leaf``."""
-        self.first_leaf = splits
-        self._roots = position[np.asarray(arrays["roots"], dtype=np.intp)]  # intp: gathers
+        self.first_leaf = len(self._threshold)
+        nodes = self.first_leaf + len(self.leaf_values)
+        self._leaf_ids = np.arange(self.first_leaf, nodes, dtype=self._left.dtype)
+        self._roots = np.asarray(arrays["roots"], dtype=np.intp)  # intp: gathers by it
         self._depth = depth
 
     def leaves(self, x: NDArray[np.float32]) -> NDArray[np.intp]:
@@ -130,11 +150,11 @@ class TreeWalker:
         pad = len(self._leaf_ids)
         feature = np.concatenate([feature, np.zeros(pad, dtype=np.intp)])
         threshold = np.concatenate([self._threshold, np.full(pad, np.inf, dtype=np.float32)])
-        left = np.concatenate([self._left, self._leaf_ids]).astype(np.intp)
-        right = np.concatenate([self._right, self._leaf_ids]).astype(np.intp)
+        left = np.concatenate([self._left, self._leaf_ids], dtype=np.intp)
+        right = np.concatenate([self._right, self._leaf_ids], dtype=np.intp)
         missing = None
         if self._missing is not None:
-            missing = np.concatenate([self._missing, self._leaf_ids]).astype(np.intp)
+            missing = np.concatenate([self._missing, self._leaf_ids], dtype=np.intp)
         rows = np.arange(len(x))[:, None]
         node = np.broadcast_to(self._roots, (len(x), len(self._roots)))
         for _ in range(self._depth):

@@ -295,7 +295,7 @@ def write(folder: Path, result: FastPathResult) -> None:
     target = folder / FAST_DIR
     target.mkdir()
     if result.compact is not None and result.compact_form is not None:
-        compact.save(target, result.compact_form, dict(result.compact))
+        compact.save(target, result.compact_form, dict(result.compact), result.feature_names)
     if result.onnx_bytes is not None:
         (target / MODEL_FILE).write_bytes(result.onnx_bytes)
     meta = {
@@ -389,15 +389,15 @@ def load_fast(folder: Path, options: LoadOptions) -> LoadedModel | None:
     since skops still works.
     """
     del options
-    form = compact.stored_form(folder / FAST_DIR)
-    if form is not None:
-        try:
-            return compact.load(folder / FAST_DIR, form, _feature_names(folder))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            logger.warning(
-                "compact %s of %s unusable, using the sklearn path: %s", form.name, folder, exc
-            )
-            return None
+    try:
+        quick = compact.load(folder / FAST_DIR)  # one file read: a cache miss pays it
+        if quick is None and (folder / FAST_DIR / compact.LEGACY_FOREST_FILE).is_file():
+            quick = compact.load_legacy(folder / FAST_DIR, _feature_names(folder))
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        logger.warning("compact form of %s unusable, using the sklearn path: %s", folder, exc)
+        return None
+    if quick is not None:
+        return quick
     file = folder / FAST_DIR / MODEL_FILE
     if not file.is_file():
         return None

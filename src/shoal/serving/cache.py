@@ -13,6 +13,11 @@ measuring the loaded model) runs in an executor. A load's life:
    request that is cancelled stops waiting but never cancels the load (``asyncio.shield``), so
    the model still lands in the cache for the next request.
 
+A caller that knows a load is quick (``inline=True``: a compact model already on local disk,
+~0.1 ms) has it loaded right there on the event loop when it fits without waiting: handing it
+to a thread and back costs more than the load (each hand-off waits for a turn of a busy loop,
+tens of ms under load). Nothing else can run meanwhile, so it is single-flight all the same.
+
 Leases count references: a leased model is never evicted, and ``evict`` on a leased model
 happens when its last lease is released. A failed load is remembered for ``failure_backoff_s``
 so a broken artifact is not re-read by every request.
@@ -159,8 +164,13 @@ class ModelCache(Generic[M]):
         self._space_freed: asyncio.Event | None = None
         self._counters = CacheCounters()
 
-    async def lease(self, key: str, load: Callable[[], M], size_hint: int) -> Lease[M]:
+    async def lease(
+        self, key: str, load: Callable[[], M], size_hint: int, inline: bool = False
+    ) -> Lease[M]:
         """The model for ``key``, loading it with ``load`` if needed; release the lease after use.
+
+        ``inline``: the load is known to take well under a millisecond; run it on the event loop
+        when the model fits without waiting for room (see the module docstring).
 
         Raises ``ModelLoadError`` (the loader failed, now or within the back-off),
         ``ModelTooLargeError`` (bigger than the budget) or ``CacheFullError`` (no room in time).
@@ -169,6 +179,10 @@ class ModelCache(Generic[M]):
         entry = self._entries.get(key)
         if entry is not None and entry.state is EntryState.RESIDENT:
             return self._hit(entry)
+        if entry is None and inline:
+            quick = self._load_inline(key, load, size_hint, requested_at)
+            if quick is not None:
+                return quick
         if entry is None:
             entry = self._start_load(key, load, size_hint)
         assert entry.task is not None
@@ -195,6 +209,13 @@ class ModelCache(Generic[M]):
             load_seconds=entry.load_seconds,
             release=functools.partial(self._release, entry),
         )
+
+    def lease_resident(self, key: str) -> Lease[M] | None:
+        """A lease on ``key`` if it is resident (a hit), else None: no coroutine on the hot path."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.state is EntryState.RESIDENT:
+            return self._hit(entry)
+        return None
 
     async def preload(
         self, key: str, load: Callable[[], M], size_hint: int, pin: bool = False
@@ -290,7 +311,7 @@ class ModelCache(Generic[M]):
             entry.key, model, hit=True, wait_seconds=0.0, load_seconds=0.0, release=release
         )
 
-    def _start_load(self, key: str, load: Callable[[], M], size_hint: int) -> _Entry[M]:
+    def _reservation(self, key: str, size_hint: int) -> int:
         self._check_backoff(key)
         reservation = self._footprints.get(key, size_hint)
         if reservation > self._budget:
@@ -299,11 +320,45 @@ class ModelCache(Generic[M]):
                 f"model {key!r} needs {reservation} bytes ({known}), more than the whole "
                 f"cache budget of {self._budget} bytes"
             )
+        return reservation
+
+    def _start_load(self, key: str, load: Callable[[], M], size_hint: int) -> _Entry[M]:
+        reservation = self._reservation(key, size_hint)
         entry: _Entry[M] = _Entry(key)
         self._entries[key] = entry
         entry.task = asyncio.create_task(self._load(entry, load, reservation), name=f"load {key}")
         entry.task.add_done_callback(_retrieve_exception)
         return entry
+
+    def _load_inline(
+        self, key: str, load: Callable[[], M], size_hint: int, requested_at: float
+    ) -> Lease[M] | None:
+        """Load ``key`` here and now if it fits without waiting (None: take the usual path)."""
+        reservation = self._reservation(key, size_hint)
+        if not self._make_room(reservation):
+            return None
+        entry: _Entry[M] = _Entry(key)
+        self._entries[key] = entry
+        self._reserved_bytes += reservation
+        entry.reserved = reservation
+        self._counters.misses += 1
+        try:
+            loaded = self._load_and_measure(load)
+        except Exception as exc:
+            raise self._failed(entry, exc) from exc
+        model = self._loaded(entry, reservation, *loaded)
+        entry.leases += 1
+        wait = self._clock() - requested_at
+        self._counters.wait_seconds_total += wait
+        release = functools.partial(self._release, entry)
+        return Lease(
+            key,
+            model,
+            hit=False,
+            wait_seconds=wait,
+            load_seconds=entry.load_seconds,
+            release=release,
+        )
 
     def _check_backoff(self, key: str) -> None:
         failure = self._failures.get(key)
@@ -320,7 +375,6 @@ class ModelCache(Generic[M]):
         ) from cause
 
     async def _load(self, entry: _Entry[M], load: Callable[[], M], reservation: int) -> M:
-        key = entry.key
         try:
             async with self._load_slots:
                 await self._reserve(entry, reservation)
@@ -332,11 +386,27 @@ class ModelCache(Generic[M]):
             self._discard(entry)
             raise
         except Exception as exc:
-            self._discard(entry)
-            self._counters.load_failures += 1
-            self._failures[key] = (self._clock(), exc)
-            logger.warning("loading model %r failed: %r", key, exc)
-            raise ModelLoadError(f"loading model {key!r} failed: {exc!r}") from exc
+            raise self._failed(entry, exc) from exc
+        return self._loaded(entry, reservation, model, load_seconds, measured)
+
+    def _failed(self, entry: _Entry[M], exc: Exception) -> ModelLoadError:
+        """Forget a load that raised, remember why (the back-off), and say so."""
+        self._discard(entry)
+        self._counters.load_failures += 1
+        self._failures[entry.key] = (self._clock(), exc)
+        logger.warning("loading model %r failed: %r", entry.key, exc)
+        return ModelLoadError(f"loading model {entry.key!r} failed: {exc!r}")
+
+    def _loaded(
+        self,
+        entry: _Entry[M],
+        reservation: int,
+        model: M,
+        load_seconds: float,
+        measured: int | None,
+    ) -> M:
+        """Swap the reservation for the measured bytes and make the model resident."""
+        key = entry.key
         self._reserved_bytes -= entry.reserved
         entry.reserved = 0
         self._counters.loads += 1

@@ -5,8 +5,9 @@ runs no Python alongside the loop (the interpreter lock), only the parts that re
 and handing a 20-100 µs prediction to one costs more than that: a future, a wake-up, and the
 lock taken back and forth after every call that released it. With a 100 µs bound the serving
 bench did 2,600-4,500 req/s at 240-430 µs of CPU per request; with 1 ms, 5,000-6,650 at
-150-200 µs. Slower predictions (batches, big models), and a model's first (its cost unknown),
-run on the prediction threads so the loop keeps serving.
+150-200 µs. Slower predictions (batches, big models), and a model's first (its cost unknown,
+unless the model states a bound: compact models do), run on the prediction threads so the loop
+keeps serving.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ class PredictCosts:
         self._per_row: dict[str, float] = {}
         self._since_probe: dict[str, int] = {}
 
-    def inline(self, key: str, rows: int) -> bool:
+    def inline(self, key: str, rows: int, prior_per_row_s: float | None = None) -> bool:
         """Whether to run ``rows`` rows of this model on the loop: it is expected to be quick
-        enough, or it is due a probe."""
-        per_row = self._per_row.get(key)
+        enough, or it is due a probe. Before the first measurement, ``prior_per_row_s`` (what
+        the model says a row costs at most) stands in; without one the model goes to a thread."""
+        per_row = self._per_row.get(key, prior_per_row_s)
         if per_row is None:
             return False
         cost = per_row * rows

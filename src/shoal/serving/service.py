@@ -19,7 +19,7 @@ from shoal.registry.records import ModelVersion
 from shoal.registry.refs import ModelRef
 from shoal.registry.service import RegistryService
 from shoal.runtimes.base import LoadedModel, Tensors
-from shoal.serving.cache import CacheStats, ModelCache
+from shoal.serving.cache import CacheStats, Lease, ModelCache
 from shoal.serving.costs import PredictCosts
 from shoal.serving.routing import RouteInfo, Router
 from shoal.serving.validation import check_inputs, smoke_inputs
@@ -120,9 +120,9 @@ class InferenceService:
         version = self.resolve(ref)
         tracing.note_model(version.tenant, version.model, version.version)
         checked = check_inputs(version.signature, inputs)
-        lease = await self._cache.lease(
-            cache_key(version), self._load_fn(version), self._size_hint(version)
-        )
+        lease = self._cache.lease_resident(cache_key(version))
+        if lease is None:
+            lease = await self._lease_for_load(version)
         tracing.note_lease(lease.hit, lease.wait_seconds, lease.load_seconds)
         try:
             outputs, predict_seconds = await self._predict(lease.key, lease.model, checked)
@@ -149,7 +149,7 @@ class InferenceService:
         """Predict inline when this model is known to be quick for this many rows, else on the
         executor; either way, learn the model's cost per row."""
         rows = max((len(a) for a in inputs.values() if a.ndim), default=1) or 1
-        inline = self._costs.inline(key, rows)
+        inline = self._costs.inline(key, rows, getattr(model, "row_seconds_hint", None))
         if inline:
             outputs, elapsed, cpu = _timed(model, inputs)
         else:
@@ -160,11 +160,17 @@ class InferenceService:
         self._costs.learn(key, cpu / rows, inline)
         return outputs, elapsed
 
+    async def _lease_for_load(self, version: ModelVersion) -> Lease[LoadedModel]:
+        return await self._cache.lease(
+            cache_key(version),
+            self._load_fn(version),
+            self._size_hint(version),
+            inline=self._loader.loads_quickly(version),
+        )
+
     async def _warm(self, version: ModelVersion) -> None:
         """Load ``version`` and run one prediction on zeros shaped by its signature."""
-        lease = await self._cache.lease(
-            cache_key(version), self._load_fn(version), self._size_hint(version)
-        )
+        lease = await self._lease_for_load(version)
         try:
             sample = smoke_inputs(version.signature)
             if sample is not None:

@@ -163,6 +163,22 @@ def test_the_fast_model_takes_named_columns_like_the_sklearn_path(tmp_path) -> N
         fast.predict({"input": x[:10, :2]})
 
 
+def test_a_compact_model_takes_named_columns_like_the_sklearn_path(tmp_path) -> None:
+    x, y = _data(columns=3)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    model = GradientBoostingClassifier(n_estimators=10).fit(frame, y)
+    result = convert(model, {"input": x[:5]})
+    assert result.kind == "compact"
+    write(tmp_path, result)
+    fast = load_fast(tmp_path, LoadOptions())
+    assert isinstance(fast, CompactBoosting)
+    columns = {"c": x[:50, 2], "a": x[:50, 0], "b": x[:50, 1]}
+    np.testing.assert_array_equal(fast.predict(columns)["label"], model.predict(frame[:50]))
+    np.testing.assert_array_equal(
+        fast.predict(columns)["probabilities"], model.predict_proba(frame[:50])
+    )
+
+
 def test_the_fast_model_refuses_rows_of_the_wrong_width(tmp_path) -> None:
     x, y = _data()
     fast = _fast(LogisticRegression().fit(x, y), x[:5], tmp_path)
@@ -198,8 +214,8 @@ def test_the_sklearn_runtime_serves_the_fast_form_only_when_asked(tmp_path) -> N
     ("compact_forms", "file", "garbage"),
     [
         (False, MODEL_FILE, b"not a graph"),
-        (True, "compact_linear.npz", b"not arrays"),
-        (True, "compact_linear.npz", b"PK\x03\x04 a broken zip"),
+        (True, "compact.bin", b"not arrays"),
+        (True, "compact.bin", b"SHOAL-COMPACT 1\n\x10\0\0\0\0\0\0\0{not json}      "),
     ],
 )
 def test_an_unreadable_fast_form_falls_back_to_the_sklearn_path(

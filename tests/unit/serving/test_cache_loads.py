@@ -163,3 +163,63 @@ def test_a_miss_reports_its_wait_and_load_time_and_a_hit_reports_none() -> None:
             assert (hit.hit, hit.wait_seconds, hit.load_seconds) == (True, 0.0, 0.0)
 
     asyncio.run(scenario())
+
+
+class _NoThreads(concurrent.futures.Executor):
+    """An executor that refuses work: an inline load must never reach it."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("an inline load went to the executor")
+
+
+def test_a_quick_load_runs_inline_on_the_loop_and_later_requests_hit() -> None:
+    loader = Loader(100)
+    cache = make_cache(1000, FakeClock(), executor=_NoThreads())
+
+    async def scenario() -> None:
+        assert cache.lease_resident("a") is None
+        first = await cache.lease("a", loader, 100, inline=True)
+        assert (first.hit, first.model.nbytes) == (False, 100)
+        again = cache.lease_resident("a")
+        assert again is not None
+        assert again.hit
+        assert again.model is first.model
+        first.release()
+        again.release()
+
+    asyncio.run(scenario())
+    assert loader.calls == 1
+    stats = cache.stats()
+    assert (stats.loads, stats.misses, stats.hits, stats.resident_bytes) == (1, 1, 1, 100)
+
+
+def test_a_quick_load_that_must_wait_for_room_takes_the_usual_path() -> None:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        cache = make_cache(150, FakeClock(), executor=executor, lease_wait_timeout_s=5)
+
+        async def scenario() -> None:
+            held = await cache.lease("a", Loader(100), 100, inline=True)
+            waiting = asyncio.create_task(cache.lease("b", Loader(100), 100, inline=True))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()  # "a" is leased: no room until it is released
+            held.release()
+            lease = await waiting
+            assert resident_keys(cache) == {"b"}
+            lease.release()
+
+        asyncio.run(scenario())
+
+
+def test_a_failing_quick_load_fails_that_request_and_backs_off() -> None:
+    loader = Loader(100, error=RuntimeLoadError("corrupt"))
+    cache = make_cache(1000, FakeClock(), executor=_NoThreads())
+
+    async def scenario() -> None:
+        for _ in range(2):
+            with pytest.raises(ModelLoadError, match="corrupt"):
+                await cache.lease("a", loader, 100, inline=True)
+
+    asyncio.run(scenario())
+    assert loader.calls == 1  # the second request met the back-off, not the loader
+    assert cache.stats().load_failures == 1
+    assert cache.stats().reserved_bytes == 0

@@ -18,6 +18,14 @@ def test_an_unknown_model_runs_on_a_thread_then_inline_once_measured_quick() -> 
     assert not costs.inline("m", rows=10)  # 10 rows: over the bound
 
 
+def test_a_model_that_states_a_bound_runs_inline_before_it_is_measured() -> None:
+    costs = PredictCosts()
+    assert costs.inline("m", rows=1, prior_per_row_s=QUICK)
+    assert not costs.inline("m", rows=10, prior_per_row_s=QUICK)  # 10 rows: over the bound
+    costs.learn("m", SLOW, inline=True)
+    assert not costs.inline("m", rows=1, prior_per_row_s=QUICK)  # a measurement wins
+
+
 def test_thread_measurements_only_lower_the_estimate() -> None:
     costs = PredictCosts()
     costs.learn("m", SLOW * 2, inline=False)  # first measured under contention
