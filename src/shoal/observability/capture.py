@@ -16,7 +16,9 @@ request.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import operator
 import random
 import threading
 import time
@@ -135,6 +137,12 @@ class _Buffer:
 _BufferKey = tuple[str, str, int]
 """(tenant, model, hours since the epoch): cheaper to build per record than a partition."""
 
+_SIZE = operator.itemgetter(7)  # CaptureRecord.size
+
+
+def _buffer_key(record: CaptureRecord) -> _BufferKey:
+    return record[1], record[2], int(record[4] // 3600)
+
 
 class _Throttled:
     """Logs a recurring failure once, then at most once per interval with a count."""
@@ -164,6 +172,10 @@ class DataCapture:
 
     ``offer`` is meant for one thread (the event loop); counters written by the producer and by
     the writer thread are kept apart so that neither needs a lock.
+
+    The writer wakes every ``poll_s`` (1 s), or as soon as the queue is half full (by records or
+    bytes): each wake-up takes the interpreter lock from a busy event loop (on one hot model,
+    capture cost 16.5 % of throughput waking every 0.1 s, 15.3 % every 1 s, paired runs).
     """
 
     def __init__(
@@ -176,7 +188,7 @@ class DataCapture:
         file_rows: int = 10_000,
         flush_interval_s: float = 60.0,
         rules_ttl_s: float = 2.0,
-        poll_s: float = 0.1,
+        poll_s: float = 1.0,
         timer: Callable[[], float] = time.monotonic,
         chance: Callable[[], float] = random.random,
     ) -> None:
@@ -212,6 +224,10 @@ class DataCapture:
         self._sink_errors = _Throttled("writing captured inferences", timer)
         self._rules_errors = _Throttled("reading the capture rules", timer)
         self._stopping = threading.Event()
+        # The writer wakes every ``poll_s``, or as soon as the queue is half full.
+        self._wake = threading.Event()
+        self._wake_rows = max(1, queue_size // 2)
+        self._waking = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one drain at a time (the thread, or a caller's flush)
 
@@ -238,6 +254,12 @@ class DataCapture:
         self._queue.append(record)
         self._enqueued += 1
         self._enqueued_bytes += record.size
+        if not self._waking and (
+            len(self._queue) >= self._wake_rows
+            or 2 * (in_flight + record.size) >= self._queue_bytes
+        ):
+            self._waking = True  # set once per wake-up: Event.set takes a lock
+            self._wake.set()
         return True
 
     def stats(self) -> CaptureStats:
@@ -283,6 +305,7 @@ class DataCapture:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop taking records, write everything queued, and end the writer thread."""
         self._stopping.set()
+        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout_s)
@@ -304,28 +327,41 @@ class DataCapture:
         self.drain(flush_all=True)
 
     def drain(self, flush_all: bool = False) -> None:
-        """One writer cycle: move queued records into their buffers, write the due ones."""
+        """One writer cycle: move queued records into their buffers, write the due ones.
+
+        Records are taken off the queue in chunks of ``CHUNK_ROWS`` and grouped by partition
+        in C (``itertools.groupby``; a server's records come in long runs of one model and
+        hour), so the writer holds the interpreter lock as little as it can per record.
+        """
         with self._lock:
             now = self._timer()
-            moved = 0
-            while self._queue:
-                record = self._queue.popleft()
-                moved += 1
-                if moved % CHUNK_ROWS == 0:
-                    yield_to_requests()
-                key = (record.tenant, record.model, int(record.timestamp // 3600))
-                buffer = self._buffers.get(key)
-                if buffer is None:
-                    buffer = self._buffers[key] = _Buffer(CapturePartition.of(record), now)
-                buffer.records.append(record)
-                buffer.size += record.size
-                self._buffered_bytes += record.size
-                if len(buffer.records) >= self._file_rows:
-                    self._write(key)
+            queue = self._queue
+            popleft = queue.popleft
+            while queue:
+                # only what is there now: the producer may append meanwhile
+                chunk = [popleft() for _ in range(min(len(queue), CHUNK_ROWS))]
+                for key, run in itertools.groupby(chunk, _buffer_key):
+                    self._buffer(key, list(run), now)
+                yield_to_requests()
             flush_all = flush_all or self._buffered_bytes * 2 >= self._queue_bytes
             for key, buffer in list(self._buffers.items()):
                 if flush_all or now - buffer.began >= self._flush_interval_s:
                     self._write(key)
+
+    def _buffer(self, key: _BufferKey, records: list[CaptureRecord], now: float) -> None:
+        """Add one partition's records to its buffer, writing each file that fills up."""
+        while records:
+            buffer = self._buffers.get(key)
+            if buffer is None:
+                buffer = self._buffers[key] = _Buffer(CapturePartition.of(records[0]), now)
+            room = self._file_rows - len(buffer.records)
+            taken, records = records[:room], records[room:]
+            size = sum(map(_SIZE, taken))
+            buffer.records += taken
+            buffer.size += size
+            self._buffered_bytes += size
+            if len(buffer.records) >= self._file_rows:
+                self._write(key)
 
     def _write(self, key: _BufferKey) -> None:
         buffer = self._buffers.pop(key)
@@ -344,7 +380,12 @@ class DataCapture:
             self._released_bytes += buffer.size
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._poll_s):
+        while True:
+            self._wake.wait(self._poll_s)
+            if self._stopping.is_set():
+                break
+            self._wake.clear()
+            self._waking = False
             try:
                 if self._rules_at is None or self._timer() - self._rules_at >= self._rules_ttl_s:
                     self.refresh_rules()

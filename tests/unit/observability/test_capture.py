@@ -224,6 +224,51 @@ def test_the_writer_thread_writes_in_the_background_and_everything_on_stop() -> 
     assert writer.stats().dropped == 1
 
 
+def test_a_half_full_queue_wakes_the_writer_before_its_interval() -> None:
+    written = threading.Event()
+
+    class SignallingSink(RecordingSink):
+        def write(self, partition: CapturePartition, records: Sequence[CaptureRecord]) -> str:
+            where = super().write(partition, records)
+            written.set()
+            return where
+
+    sink = SignallingSink()
+    writer = DataCapture(
+        sink, lambda: {"acme": TenantRules(100.0)}, queue_size=8, file_rows=4, poll_s=3600.0
+    )
+    writer.start()
+    try:
+        for i in range(3):
+            writer.offer(record(i))
+        assert not written.wait(0.2)  # under half the queue: the writer sleeps on
+        writer.offer(record(3))  # half of 8: wake up, and 4 rows fill a file
+        assert written.wait(5.0)
+    finally:
+        writer.stop()
+    assert [r.inference_id for _, rs in sink.files for r in rs] == [f"id-{i}" for i in range(4)]
+
+
+def test_a_drain_keeps_each_partition_apart_and_in_order() -> None:
+    sink = RecordingSink()
+    writer = DataCapture(sink, lambda: {"acme": TenantRules(100.0)}, file_rows=1000)
+    hour = 3600.0
+    for i in range(600):  # runs of two models across two hours, longer than a drain chunk
+        model = "churn" if (i // 50) % 2 else "fraud"
+        writer.offer(record(i)._replace(model=model, timestamp=hour * (10 + i // 300)))
+    writer.flush()
+    by_partition = {(p.model, p.hour.hour): [r.inference_id for r in rs] for p, rs in sink.files}
+    assert sorted(by_partition) == [("churn", 10), ("churn", 11), ("fraud", 10), ("fraud", 11)]
+    for (model, hour_of_day), ids in by_partition.items():
+        expected = [
+            f"id-{i}"
+            for i in range(600)
+            if ("churn" if (i // 50) % 2 else "fraud") == model and 10 + i // 300 == hour_of_day
+        ]
+        assert ids == expected
+    assert writer.stats().written == 600
+
+
 def test_inference_ids_are_unique_32_hex_digits() -> None:
     ids = {new_inference_id() for _ in range(10_000)}
     assert len(ids) == 10_000
