@@ -200,16 +200,22 @@ def test_failing_to_read_the_rules_keeps_the_ones_in_force() -> None:
     assert not sampler.sampled("acme", "churn")
 
 
+class SignallingSink(RecordingSink):
+    """Sets ``written`` once a file is written (by the writer thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = threading.Event()
+
+    def write(self, partition: CapturePartition, records: Sequence[CaptureRecord]) -> str:
+        where = super().write(partition, records)
+        self.written.set()
+        return where
+
+
 def test_the_writer_thread_writes_in_the_background_and_everything_on_stop() -> None:
-    written = threading.Event()
-
-    class SignallingSink(RecordingSink):
-        def write(self, partition: CapturePartition, records: Sequence[CaptureRecord]) -> str:
-            where = super().write(partition, records)
-            written.set()
-            return where
-
     sink = SignallingSink()
+    written = sink.written
     writer = DataCapture(sink, lambda: {"acme": TenantRules(100.0)}, file_rows=2, poll_s=0.01)
     writer.start()
     try:
@@ -225,15 +231,8 @@ def test_the_writer_thread_writes_in_the_background_and_everything_on_stop() -> 
 
 
 def test_a_half_full_queue_wakes_the_writer_before_its_interval() -> None:
-    written = threading.Event()
-
-    class SignallingSink(RecordingSink):
-        def write(self, partition: CapturePartition, records: Sequence[CaptureRecord]) -> str:
-            where = super().write(partition, records)
-            written.set()
-            return where
-
     sink = SignallingSink()
+    written = sink.written
     writer = DataCapture(
         sink, lambda: {"acme": TenantRules(100.0)}, queue_size=8, file_rows=4, poll_s=3600.0
     )
