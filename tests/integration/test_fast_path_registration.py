@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from shoal.client import Client
-from shoal.registry.loader import ModelLoader
+from shoal.registry.loader import QUICK_LOAD_BYTES, ModelLoader
 from shoal.runtimes.base import LoadOptions
 from shoal.runtimes.compact_common import CompactModel
 from shoal.runtimes.estimators import EstimatorModel
@@ -156,5 +156,11 @@ def test_the_loader_knows_which_loads_are_quick(
     fast.materialise(graph_version)
     assert fast.loads_quickly(compact_version)
     assert not fast.loads_quickly(graph_version)  # an onnxruntime session takes its time
+    forest = IsolationForest(n_estimators=400, max_samples=600, random_state=0).fit(x)
+    big_version = shoal.register("acme/big-forest", forest, sample_input=x[:5])
+    big = fast.materialise(big_version) / FAST_DIR / "compact.bin"
+    assert big_version.tags["fast_path"] == "compact"
+    assert big.stat().st_size > QUICK_LOAD_BYTES
+    assert not fast.loads_quickly(big_version)  # over 1 MiB: loaded on a thread
     plain = ModelLoader(services.artifacts, services.runtimes, cache, LoadOptions())
     assert not plain.loads_quickly(compact_version)  # it would load through skops

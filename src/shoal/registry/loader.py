@@ -11,6 +11,8 @@ from shoal.registry import packaging
 from shoal.registry.records import ModelVersion
 from shoal.registry.store import ArtifactStore
 from shoal.runtimes.base import LoadedModel, LoadOptions
+from shoal.runtimes.compact import FILE as COMPACT_FILE
+from shoal.runtimes.fast_path import FAST_DIR
 from shoal.runtimes.table import RuntimeTable
 
 
@@ -20,6 +22,10 @@ class LoadedVersion:
 
     version: ModelVersion
     model: LoadedModel
+
+
+QUICK_LOAD_BYTES = 1 << 20
+"""A compact model file up to this size loads in ~0.3 ms at most (read, viewed in place)."""
 
 
 class ModelLoader:
@@ -57,13 +63,16 @@ class ModelLoader:
 
     def loads_quickly(self, version: ModelVersion) -> bool:
         """Whether loading ``version`` is known to take well under a millisecond: its package is
-        unpacked here already and has a compact fast form, which this loader serves (one small
-        file read, no framework). Such loads can run on the event loop."""
-        return (
-            self._options.prefer_fast
-            and version.tags.get("fast_path") == "compact"
-            and (self._cache_dir / "packages" / version.artifact.digest).is_dir()
-        )
+        unpacked here already and has a compact fast form of at most ``QUICK_LOAD_BYTES``, which
+        this loader serves (one small file read, no framework). Such loads can run on the event
+        loop."""
+        if not self._options.prefer_fast or version.tags.get("fast_path") != "compact":
+            return False
+        folder = self._cache_dir / "packages" / version.artifact.digest
+        try:
+            return (folder / FAST_DIR / COMPACT_FILE).stat().st_size <= QUICK_LOAD_BYTES
+        except OSError:  # not unpacked here yet (a fetch first), or an older package layout
+            return False
 
     def verify(self, version: ModelVersion, trust: bool = False) -> LoadedVersion:
         """Re-read the package from the artifact store (digest checked), bypassing the local

@@ -13,8 +13,8 @@ measuring the loaded model) runs in an executor. A load's life:
    request that is cancelled stops waiting but never cancels the load (``asyncio.shield``), so
    the model still lands in the cache for the next request.
 
-A caller that knows a load is quick (``inline=True``: a compact model already on local disk,
-~0.1 ms) has it loaded right there on the event loop when it fits without waiting: handing it
+A caller that knows a load is quick (``inline=True``: a small compact model already on local
+disk, ~0.1 ms) has it loaded right there on the event loop when it fits without waiting: handing it
 to a thread and back costs more than the load (each hand-off waits for a turn of a busy loop,
 tens of ms under load). Nothing else can run meanwhile, so it is single-flight all the same.
 
