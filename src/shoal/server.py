@@ -70,7 +70,7 @@ async def _trim_after_evictions(inference: InferenceService) -> None:
 async def _start(
     app: FastAPI, inference: InferenceService, hot_set: HotSet | None, freeze_gc: bool
 ) -> None:
-    """Warm up, declare the server ready, then restore the hot set.
+    """Warm up, declare the server ready, then learn every route and restore the hot set.
 
     Ready once onnxruntime is imported (fast-path packages need nothing else), so a balancer's
     first requests meet cold loads of a few ms. scikit-learn and skops are imported by the first
@@ -81,10 +81,15 @@ async def _start(
     if freeze_gc:
         gc.freeze()
     app.state.ready = True
+    try:  # first: the hot set's restore then finds its routes in memory too
+        learned = await inference.preload_routes()
+        logger.info("learned the routes of %d models", learned)
+    except Exception:  # each first request resolves its own route instead
+        logger.warning("reading every model's route at start failed", exc_info=True)
     if hot_set is not None:
         await hot_set.restore(inference)
-        if freeze_gc:
-            gc.freeze()  # the models of the hot set, likely to stay
+    if freeze_gc:
+        gc.freeze()  # the hot set's models and the routes, likely to stay
 
 
 def create_app(

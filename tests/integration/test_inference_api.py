@@ -315,3 +315,26 @@ def test_pinned_models_are_loaded_at_start_and_never_evicted(
         [entry] = api.get("/v2/cache").json()["entries"]
         assert entry["pinned"] is True
         assert inference.cache.hot_keys(10) == ["acme/churn:1"]
+
+
+def test_a_starting_server_learns_every_route_in_bulk_and_still_follows_changes(
+    client: Client, settings: Settings, features: NDArray[np.float64]
+) -> None:
+    for seed in range(2):
+        client.register("acme/churn", fit_classifier(features, seed), sample_input=features[:5])
+    client.set_alias("acme/churn:1", "production")
+    client.register("acme/fraud", fit_classifier(features), sample_input=features[:5])
+    inference = build_inference(settings.model_copy(update={"resolve_ttl_s": 0.0}), client.services)
+    with TestClient(create_app(inference, ServerConfig())) as api:
+        for _ in range(200):  # routes are read in the background once the server is ready
+            if len(inference.routes()) == 2:
+                break
+            api.portal.call(asyncio.sleep, 0.05)
+        routes = {route.ref: route.version for route in inference.routes()}
+        assert routes == {"acme/churn": 1, "acme/fraud": 1}  # before any request
+        client.set_alias("acme/churn:2", "production")  # after the bulk read: polled as usual
+        response = api.post("/v2/models/acme/churn/infer", json=infer_body(features[:1]))
+        assert response.json()["model_version"] == "1"
+        api.portal.call(inference.settle)
+        response = api.post("/v2/models/acme/churn/infer", json=infer_body(features[:1]))
+        assert response.json()["model_version"] == "2"

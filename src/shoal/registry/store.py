@@ -67,6 +67,15 @@ class RegistryStore(Protocol):
         """The highest-numbered version, optionally only among versions with ``approval``."""
         ...
 
+    def default_versions(
+        self, alias: str, after: tuple[str, str] | None, limit: int
+    ) -> tuple[list[ModelVersion], tuple[str, str] | None]:
+        """What a reference without a version serves, for up to ``limit`` models after
+        ``after`` in (tenant, model) order: the version ``alias`` points at, else the latest
+        approved, else the latest pending (models with none are left out). Also returns the
+        last model of the page to continue after, None when there are no more."""
+        ...
+
     def list_versions(self, tenant: str, model: str, page: PageRequest) -> Page[ModelVersion]:
         """Versions of one model, newest first; ``NotFoundError`` if the model does not exist."""
         ...

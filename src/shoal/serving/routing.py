@@ -93,6 +93,31 @@ class Router:
             return version
         return route.current
 
+    async def preload(self, read: Callable[[], list[ModelVersion]], chunk: int = 1000) -> int:
+        """Learn the routes ``read`` returns (``RegistryService.default_versions``, on a thread)
+        for every reference not resolved yet; returns how many were added.
+
+        The first request for a model then finds its route in memory instead of querying the
+        registry on the event loop. The newest audit id is noted before the read, so a change
+        made while it runs is picked up by the next poll.
+        """
+        loop = asyncio.get_running_loop()
+        if self._seen_id < 0:
+            newest = (await loop.run_in_executor(None, self._changes, -1))[0]
+            if self._seen_id < 0:  # route() may have noted one meanwhile
+                self._seen_id, self._polled_at = newest, self._clock()
+        versions = await loop.run_in_executor(None, read)
+        added = 0
+        for start in range(0, len(versions), chunk):
+            for version in versions[start : start + chunk]:
+                key = str(ModelRef(version.tenant, version.model))
+                if key not in self._routes:
+                    self._routes[key] = Route(version)
+                    self._by_model.setdefault((version.tenant, version.model), set()).add(key)
+                    added += 1
+            await asyncio.sleep(0)  # requests go on between chunks
+        return added
+
     def _poll(self, now: float) -> None:
         self._polled_at = now
         loop = asyncio.get_running_loop()

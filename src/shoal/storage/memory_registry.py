@@ -184,6 +184,30 @@ class InMemoryRegistryStore:
             ]
             return state.read(max(numbers)) if numbers else None
 
+    def default_versions(
+        self, alias: str, after: tuple[str, str] | None, limit: int
+    ) -> tuple[list[ModelVersion], tuple[str, str] | None]:
+        with self._lock:
+            keys = sorted(k for k in self._models if after is None or k > after)[:limit]
+            found = []
+            for key in keys:
+                state = self._models[key]
+                newest = {
+                    approval: max(
+                        (n for n, v in state.versions.items() if v.approval == approval),
+                        default=None,
+                    )
+                    for approval in (ApprovalStatus.APPROVED, ApprovalStatus.PENDING)
+                }
+                number = rules.default_number(
+                    state.aliases.get(alias),
+                    newest[ApprovalStatus.APPROVED],
+                    newest[ApprovalStatus.PENDING],
+                )
+                if number is not None:
+                    found.append(state.read(number))
+        return found, (keys[-1] if len(keys) == limit else None)
+
     def list_versions(self, tenant: str, model: str, page: PageRequest) -> Page[ModelVersion]:
         after = rules.page_key(page, int)
         with self._lock:

@@ -26,6 +26,15 @@ def as_utc(value: datetime, what: str = "timestamp") -> datetime:
     return value.astimezone(UTC)
 
 
+def default_number(aliased: int | None, approved: int | None, pending: int | None) -> int | None:
+    """The version a reference without one serves: the alias's, else the latest approved, else
+    the latest pending (``RegistryService.get_version``'s rule, for whole pages of models)."""
+    for number in (aliased, approved, pending):
+        if number is not None:
+            return number
+    return None
+
+
 def check_alias_action(action: AuditAction) -> AuditAction:
     """``action`` if it may record an alias move (set or rolled back), else ``ValidationError``."""
     if action not in ALIAS_ACTIONS:

@@ -35,7 +35,7 @@ from shoal.storage.engine import create_engine
 from shoal.storage.migrate import upgrade
 from shoal.storage.sql_queries import RegistryQueries
 from shoal.storage.sql_store import SqlStore
-from shoal.storage.tables import audit_events, model_versions, tenants
+from shoal.storage.tables import aliases, audit_events, model_versions, models, tenants
 
 
 class SqlRegistryStore(SqlStore):
@@ -217,6 +217,86 @@ class SqlRegistryStore(SqlStore):
         with self._read() as conn:
             found = rows.versions_with_aliases(tenant, model, conn.execute(query, params))
         return found[0] if found else None
+
+    def default_versions(
+        self, alias: str, after: tuple[str, str] | None, limit: int
+    ) -> tuple[list[ModelVersion], tuple[str, str] | None]:
+        # Four queries for a whole page of models, however many: the page, the alias, the
+        # latest approved and pending numbers, then the chosen versions and their aliases.
+        page = (
+            sa.select(models.c.id, tenants.c.name.label("tenant"), models.c.name.label("model"))
+            .select_from(models.join(tenants, models.c.tenant_id == tenants.c.id))
+            .order_by(tenants.c.name, models.c.name)
+            .limit(limit)
+        )
+        if after is not None:
+            page = page.where(
+                sa.or_(
+                    tenants.c.name > after[0],
+                    sa.and_(tenants.c.name == after[0], models.c.name > after[1]),
+                )
+            )
+        versions = model_versions
+        with self._read() as conn:
+            found = conn.execute(page).all()
+            ids = [row.id for row in found]
+            if not ids:
+                return [], None
+            aliased = dict(
+                conn.execute(
+                    sa.select(aliases.c.model_id, aliases.c.version).where(
+                        aliases.c.alias == alias, aliases.c.model_id.in_(ids)
+                    )
+                ).all()
+            )
+            newest = {
+                (row.model_id, row.approval): row.newest
+                for row in conn.execute(
+                    sa.select(
+                        versions.c.model_id,
+                        versions.c.approval,
+                        sa.func.max(versions.c.version).label("newest"),
+                    )
+                    .where(
+                        versions.c.model_id.in_(ids),
+                        versions.c.approval.in_(
+                            [ApprovalStatus.APPROVED.value, ApprovalStatus.PENDING.value]
+                        ),
+                    )
+                    .group_by(versions.c.model_id, versions.c.approval)
+                )
+            }
+            chosen = {
+                mid: number
+                for mid in ids
+                if (
+                    number := rules.default_number(
+                        aliased.get(mid),
+                        newest.get((mid, ApprovalStatus.APPROVED.value)),
+                        newest.get((mid, ApprovalStatus.PENDING.value)),
+                    )
+                )
+                is not None
+            }
+            candidates = conn.execute(
+                sa.select(versions.c.model_id, *rows.VERSION_COLUMNS).where(
+                    versions.c.model_id.in_(list(chosen)),
+                    versions.c.version.in_(sorted(set(chosen.values()))),
+                )
+            ).all()
+            pointing: dict[tuple[int, int], list[str]] = {}
+            for row in conn.execute(self._q.aliases_of_models, {"ids": list(chosen)}):
+                pointing.setdefault((row.model_id, row.version), []).append(row.alias)
+        names = {row.id: (row.tenant, row.model) for row in found}
+        by_model = {
+            row.model_id: rows.version_record(
+                *names[row.model_id], row, pointing.get((row.model_id, row.version), ())
+            )
+            for row in candidates
+            if chosen.get(row.model_id) == row.version
+        }
+        last = (found[-1].tenant, found[-1].model) if len(found) == limit else None
+        return [by_model[mid] for mid in ids if mid in by_model], last
 
     def list_versions(self, tenant: str, model: str, page: PageRequest) -> Page[ModelVersion]:
         after = rules.page_key(page, int)

@@ -163,6 +163,41 @@ def test_find_latest_honours_the_approval_filter(store: RegistryStore) -> None:
     assert store.find_version("acme", "fraud", 99) is None
 
 
+def test_default_versions_follow_the_alias_then_approved_then_pending_a_page_at_a_time(
+    store: RegistryStore,
+) -> None:
+    store.add_tenant("beta", "", "admin", AT)
+    approved, rejected = ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
+    store.add_versions([draft("aliased"), draft("aliased", approval=approved), draft("aliased")])
+    store.set_alias("acme", "aliased", "production", 1, "bob", AT)
+    store.set_alias("acme", "aliased", "staging", 1, "bob", AT)
+    store.add_versions([draft("approved", approval=approved), draft("approved")] * 2)
+    store.add_versions([draft("pending"), draft("pending", approval=rejected), draft("pending")])
+    store.add_versions([draft("rejected", approval=rejected)])
+    store.add_versions([draft("other", tenant="beta", approval=approved)])
+    expected = {
+        ("acme", "aliased"): (1, ("production", "staging")),
+        ("acme", "approved"): (3, ()),
+        ("acme", "pending"): (3, ()),
+        ("beta", "other"): (1, ()),
+    }
+    whole, after = store.default_versions("production", None, 100)
+    assert after is None
+    assert {(v.tenant, v.model): (v.version, v.aliases) for v in whole} == expected
+    one = whole[0]
+    again = store.find_version(one.tenant, one.model, one.version)
+    assert one == again  # every field, as a lookup of that version reads it
+    paged: list[tuple[str, str]] = []
+    after = None
+    while True:
+        page, after = store.default_versions("production", after, 2)
+        paged += [(v.tenant, v.model) for v in page]
+        if after is None:
+            break
+    assert paged == sorted(expected)  # "rejected" has nothing to serve: left out
+    assert store.default_versions("production", ("beta", "other"), 2) == ([], None)
+
+
 def test_an_alias_move_records_the_previous_version(store: RegistryStore) -> None:
     store.add_versions([draft(), draft(), draft()])
     first = store.set_alias("acme", "fraud", "production", 1, "bob", AT)
