@@ -81,11 +81,21 @@ async def _start(
     if freeze_gc:
         gc.freeze()
     app.state.ready = True
-    try:  # first: the hot set's restore then finds its routes in memory too
+    # Routes first: the hot set's restore then finds them in memory too. The ~20 objects per
+    # model they hold would set off full collections while being made (50-70 ms pauses of
+    # first requests at 10,000 models), so with ``freeze_gc`` they go straight to the frozen
+    # generation instead.
+    if freeze_gc:
+        gc.disable()
+    try:
         learned = await inference.preload_routes()
         logger.info("learned the routes of %d models", learned)
     except Exception:  # each first request resolves its own route instead
         logger.warning("reading every model's route at start failed", exc_info=True)
+    finally:
+        if freeze_gc:
+            gc.freeze()
+            gc.enable()
     if hot_set is not None:
         await hot_set.restore(inference)
     if freeze_gc:

@@ -151,16 +151,13 @@ class RegistryService:
             raise NotFoundError(missing)
         return found
 
-    def default_versions(self, page_size: int = 1000) -> list[ModelVersion]:
-        """What every model serves to a reference without a version (see ``get_version``), read
-        a page of models at a time: a server learns all its routes in a few queries."""
-        found: list[ModelVersion] = []
-        after: tuple[str, str] | None = None
-        while True:
-            versions, after = self._store.default_versions(PRODUCTION, after, page_size)
-            found += versions
-            if after is None:
-                return found
+    def default_versions(
+        self, after: tuple[str, str] | None = None, limit: int = 25
+    ) -> tuple[list[ModelVersion], tuple[str, str] | None]:
+        """What up to ``limit`` models after ``after`` serve to a reference without a version
+        (see ``get_version``), and the model to continue after (None: no more). A server
+        learns all its routes this way in a few queries per page."""
+        return self._store.default_versions(PRODUCTION, after, limit)
 
     def changes_since(self, after_id: int) -> tuple[int, set[tuple[str, str]]]:
         """See ``RegistryStore.changes_since``: what changed, for servers that cache routes."""

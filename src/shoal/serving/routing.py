@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 Resolve = Callable[[ModelRef], ModelVersion]
 Warm = Callable[[ModelVersion], Awaitable[None]]
 Changes = Callable[[int], tuple[int, set[tuple[str, str]]]]
+ReadPage = Callable[[tuple[str, str] | None], tuple[list[ModelVersion], tuple[str, str] | None]]
+"""One page of default routes after a (tenant, model), and where the next page starts."""
 
 
 @dataclass(slots=True)
@@ -93,30 +95,31 @@ class Router:
             return version
         return route.current
 
-    async def preload(self, read: Callable[[], list[ModelVersion]], chunk: int = 1000) -> int:
-        """Learn the routes ``read`` returns (``RegistryService.default_versions``, on a thread)
+    async def preload(self, read: ReadPage) -> int:
+        """Learn the routes ``read`` returns page by page (``RegistryService.default_versions``)
         for every reference not resolved yet; returns how many were added.
 
-        The first request for a model then finds its route in memory instead of querying the
-        registry on the event loop. The newest audit id is noted before the read, so a change
-        made while it runs is picked up by the next poll.
+        The first request for a model then finds its route in memory. Pages are small (at most
+        ~4 ms each) and read on the event loop, as a first request's own resolution is, with a
+        turn for requests between pages: on a thread, the same work held the interpreter lock
+        in long stretches and first requests meanwhile waited 20-70 ms. The newest audit id is
+        noted before the first page, so a change made meanwhile is picked up by the next poll.
         """
-        loop = asyncio.get_running_loop()
         if self._seen_id < 0:
-            newest = (await loop.run_in_executor(None, self._changes, -1))[0]
-            if self._seen_id < 0:  # route() may have noted one meanwhile
-                self._seen_id, self._polled_at = newest, self._clock()
-        versions = await loop.run_in_executor(None, read)
+            self._seen_id, self._polled_at = self._changes(-1)[0], self._clock()
         added = 0
-        for start in range(0, len(versions), chunk):
-            for version in versions[start : start + chunk]:
+        after: tuple[str, str] | None = None
+        while True:
+            versions, after = read(after)
+            for version in versions:
                 key = str(ModelRef(version.tenant, version.model))
                 if key not in self._routes:
                     self._routes[key] = Route(version)
                     self._by_model.setdefault((version.tenant, version.model), set()).add(key)
                     added += 1
-            await asyncio.sleep(0)  # requests go on between chunks
-        return added
+            if after is None:
+                return added
+            await asyncio.sleep(0)  # requests go on between pages
 
     def _poll(self, now: float) -> None:
         self._polled_at = now

@@ -180,8 +180,8 @@ class InferenceService:
             lease.release()
 
     async def preload_routes(self) -> int:
-        """Learn which version every registered model serves, in a few bulk queries off the
-        event loop (see ``Router.preload``); returns how many routes were added."""
+        """Learn which version every registered model serves, a page of models per query
+        round (see ``Router.preload``); returns how many routes were added."""
         return await self._router.preload(self._registry.default_versions)
 
     async def warm_up(self, formats: tuple[str, ...] = ("onnx", "sklearn")) -> None:
