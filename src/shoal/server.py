@@ -81,10 +81,9 @@ async def _start(
     if freeze_gc:
         gc.freeze()
     app.state.ready = True
-    # Routes first: the hot set's restore then finds them in memory too. The ~20 objects per
-    # model they hold would set off full collections while being made (50-70 ms pauses of
-    # first requests at 10,000 models), so with ``freeze_gc`` they go straight to the frozen
-    # generation instead.
+    # Routes first: the hot set's restore then finds them in memory too. They live as long as
+    # the server, so with ``freeze_gc`` they go straight to the frozen generation instead of
+    # being walked by the full collections their ~20 objects per model would set off.
     if freeze_gc:
         gc.disable()
     try:
