@@ -31,11 +31,10 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Generic, TypeVar
 
 from shoal.errors import CacheFullError, CapacityError, ModelLoadError, ModelTooLargeError
+from shoal.serving.cache_entries import CacheEntry, Lease
 from shoal.serving.cache_stats import CacheCounters, CacheStats, EntryInfo, EntryState
 from shoal.serving.footprint import measure_footprint
 from shoal.serving.policy import Segment, SegmentedGdsfPolicy
@@ -54,71 +53,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M")
-
-
-class Lease(Generic[M]):
-    """A hold on a resident model: it is not evicted until ``release`` (or the ``async with``)."""
-
-    __slots__ = ("_release", "_released", "hit", "key", "load_seconds", "model", "wait_seconds")
-
-    def __init__(
-        self,
-        key: str,
-        model: M,
-        *,
-        hit: bool,
-        wait_seconds: float,
-        load_seconds: float,
-        release: Callable[[], None],
-    ) -> None:
-        self.key = key
-        self.model = model
-        self.hit = hit
-        """Whether the model was resident when asked for (no load waited on)."""
-        self.wait_seconds = wait_seconds
-        """How long this request waited for the model to load (0.0 on a hit)."""
-        self.load_seconds = load_seconds
-        """How long the load this request waited on took (0.0 on a hit)."""
-        self._release = release
-        self._released = False
-
-    def release(self) -> None:
-        """Give the model back; releasing twice is harmless."""
-        if not self._released:
-            self._released = True
-            self._release()
-
-    async def __aenter__(self) -> Lease[M]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-@dataclass(slots=True, eq=False)
-class _Entry(Generic[M]):
-    key: str
-    task: asyncio.Task[M] | None = None
-    state: EntryState = EntryState.LOADING
-    model: M | None = None
-    reserved: int = 0  # bytes held for the load in flight; 0 once resident
-    size: int = 0  # measured bytes once resident
-    leases: int = 0
-    waiters: int = 0  # requests waiting on this load: they must find it resident when it lands
-    hits: int = 0
-    loaded_at: float | None = None
-    last_used: float | None = None
-    load_seconds: float = 0.0
-    evict_requested: bool = False
-
-    @property
-    def held(self) -> bool:
-        return self.leases > 0 or self.waiters > 0
 
 
 def _retrieve_exception(task: asyncio.Task[object]) -> None:
@@ -155,7 +89,7 @@ class ModelCache(Generic[M]):
         self._lease_wait_timeout_s = lease_wait_timeout_s
         self._policy = SegmentedGdsfPolicy(budget_bytes, protected_ratio)
         self._load_slots = asyncio.Semaphore(max_parallel_loads)
-        self._entries: dict[str, _Entry[M]] = {}
+        self._entries: dict[str, CacheEntry[M]] = {}
         self._pinned: set[str] = set()
         self._footprints: dict[str, int] = {}
         self._failures: dict[str, tuple[float, BaseException]] = {}
@@ -297,7 +231,7 @@ class ModelCache(Generic[M]):
         """The bytes ``key`` measured at its last load, if it was ever loaded."""
         return self._footprints.get(key)
 
-    def _hit(self, entry: _Entry[M]) -> Lease[M]:
+    def _hit(self, entry: CacheEntry[M]) -> Lease[M]:
         now = self._clock()
         entry.hits += 1
         entry.leases += 1
@@ -322,9 +256,9 @@ class ModelCache(Generic[M]):
             )
         return reservation
 
-    def _start_load(self, key: str, load: Callable[[], M], size_hint: int) -> _Entry[M]:
+    def _start_load(self, key: str, load: Callable[[], M], size_hint: int) -> CacheEntry[M]:
         reservation = self._reservation(key, size_hint)
-        entry: _Entry[M] = _Entry(key)
+        entry: CacheEntry[M] = CacheEntry(key)
         self._entries[key] = entry
         entry.task = asyncio.create_task(self._load(entry, load, reservation), name=f"load {key}")
         entry.task.add_done_callback(_retrieve_exception)
@@ -337,7 +271,7 @@ class ModelCache(Generic[M]):
         reservation = self._reservation(key, size_hint)
         if not self._make_room(reservation):
             return None
-        entry: _Entry[M] = _Entry(key)
+        entry: CacheEntry[M] = CacheEntry(key)
         self._entries[key] = entry
         self._reserved_bytes += reservation
         entry.reserved = reservation
@@ -374,7 +308,7 @@ class ModelCache(Generic[M]):
             f"{self._failure_backoff_s - age:.1f}s"
         ) from cause
 
-    async def _load(self, entry: _Entry[M], load: Callable[[], M], reservation: int) -> M:
+    async def _load(self, entry: CacheEntry[M], load: Callable[[], M], reservation: int) -> M:
         try:
             async with self._load_slots:
                 await self._reserve(entry, reservation)
@@ -389,7 +323,7 @@ class ModelCache(Generic[M]):
             raise self._failed(entry, exc) from exc
         return self._loaded(entry, reservation, model, load_seconds, measured)
 
-    def _failed(self, entry: _Entry[M], exc: Exception) -> ModelLoadError:
+    def _failed(self, entry: CacheEntry[M], exc: Exception) -> ModelLoadError:
         """Forget a load that raised, remember why (the back-off), and say so."""
         self._discard(entry)
         self._counters.load_failures += 1
@@ -399,7 +333,7 @@ class ModelCache(Generic[M]):
 
     def _loaded(
         self,
-        entry: _Entry[M],
+        entry: CacheEntry[M],
         reservation: int,
         model: M,
         load_seconds: float,
@@ -444,7 +378,7 @@ class ModelCache(Generic[M]):
             measured = None
         return model, load_seconds, measured
 
-    async def _reserve(self, entry: _Entry[M], nbytes: int) -> None:
+    async def _reserve(self, entry: CacheEntry[M], nbytes: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lease_wait_timeout_s
         while not self._make_room(nbytes):
@@ -471,7 +405,7 @@ class ModelCache(Generic[M]):
         free = self._budget - self._resident_bytes - self._reserved_bytes
         if nbytes <= free:
             return True
-        victims: list[_Entry[M]] = []
+        victims: list[CacheEntry[M]] = []
         for key in self._policy.victims(self._is_evictable):
             victims.append(self._entries[key])
             free += victims[-1].size
@@ -487,7 +421,7 @@ class ModelCache(Generic[M]):
         excess = self._resident_bytes + self._reserved_bytes - self._budget
         if excess <= 0:
             return
-        victims: list[_Entry[M]] = []
+        victims: list[CacheEntry[M]] = []
         for key in self._policy.victims(lambda k: k != keep and self._is_evictable(k)):
             victims.append(self._entries[key])
             excess -= victims[-1].size
@@ -500,12 +434,12 @@ class ModelCache(Generic[M]):
         entry = self._entries[key]
         return entry.state is EntryState.RESIDENT and not entry.held and key not in self._pinned
 
-    def _release(self, entry: _Entry[M]) -> None:
+    def _release(self, entry: CacheEntry[M]) -> None:
         entry.leases -= 1
         if not entry.held:
             self._after_release(entry)
 
-    def _after_release(self, entry: _Entry[M]) -> None:
+    def _after_release(self, entry: CacheEntry[M]) -> None:
         if self._entries.get(entry.key) is not entry or entry.state is EntryState.LOADING:
             return
         if entry.evict_requested:
@@ -514,7 +448,7 @@ class ModelCache(Generic[M]):
         self._evict_down()  # an earlier load may have left the cache over budget
         self._notify_space()
 
-    def _unload(self, entry: _Entry[M], *, to_make_room: bool) -> None:
+    def _unload(self, entry: CacheEntry[M], *, to_make_room: bool) -> None:
         del self._entries[entry.key]
         self._resident_bytes -= entry.size
         if to_make_room:
@@ -527,7 +461,7 @@ class ModelCache(Generic[M]):
         logger.debug("evicted model %r (%d bytes, resident %.1fs)", entry.key, entry.size, age)
         self._notify_space()
 
-    def _discard(self, entry: _Entry[M]) -> None:
+    def _discard(self, entry: CacheEntry[M]) -> None:
         # A load that did not make it: give back its reservation, leave nothing behind.
         if self._entries.get(entry.key) is entry:
             del self._entries[entry.key]
@@ -540,7 +474,7 @@ class ModelCache(Generic[M]):
             self._space_freed.set()
             self._space_freed = None
 
-    def _info(self, entry: _Entry[M]) -> EntryInfo:
+    def _info(self, entry: CacheEntry[M]) -> EntryInfo:
         policy_entry = self._policy.find(entry.key)
         return EntryInfo(
             key=entry.key,
