@@ -81,20 +81,11 @@ async def _start(
     if freeze_gc:
         gc.freeze()
     app.state.ready = True
-    # Routes first: the hot set's restore then finds them in memory too. They live as long as
-    # the server, so with ``freeze_gc`` they go straight to the frozen generation instead of
-    # being walked by the full collections their ~20 objects per model would set off.
-    if freeze_gc:
-        gc.disable()
-    try:
+    try:  # routes first: the hot set's restore then finds them in memory too
         learned = await inference.preload_routes()
         logger.info("learned the routes of %d models", learned)
     except Exception:  # each first request resolves its own route instead
         logger.warning("reading every model's route at start failed", exc_info=True)
-    finally:
-        if freeze_gc:
-            gc.freeze()
-            gc.enable()
     if hot_set is not None:
         await hot_set.restore(inference)
     if freeze_gc:

@@ -7,10 +7,9 @@ naming the form and each array's dtype, shape and offset, then the arrays' bytes
 it in one call and views the arrays in place (``np.frombuffer``; read-only, no copy, no code
 run, nothing to unpickle), ~10x faster than an ``.npz`` (a zip, parsed member by member), which
 matters because a cache miss pays it. Forests stored as ``compact_forest.npz`` by earlier
-versions still load. Against an
-onnxruntime session of the same model a compact form holds 10-60x less memory, loads in a
-fraction of a millisecond and predicts a row as fast or faster
-(``bench/serving/bench_fast_path.py`` prints both).
+versions still load. Against an onnxruntime session of the same model a compact form holds
+10-60x less memory and loads in a fraction of a millisecond; a row takes about as long, up to
+twice as long for boosted trees (``bench/serving/bench_fast_path.py`` prints both).
 """
 
 from __future__ import annotations

@@ -82,10 +82,6 @@ def _index_dtype(bound: int) -> type[np.signedinteger]:
     return np.int16 if bound <= np.iinfo(np.int16).max else np.int32
 
 
-WALKER_ARRAYS = ("counts", "threshold", "left", "right", "leaf_values", "roots")
-"""What a walker keeps (plus ``missing`` when NaN does not always go left)."""
-
-
 def layout(stored: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
     """The walker's arrays from ``flatten``'s: nodes renumbered, split nodes first, grouped by
     feature, then leaves; thresholds as float32 rounded down; the smallest index dtype.

@@ -109,10 +109,11 @@ class ModelCache(Generic[M]):
         Raises ``ModelLoadError`` (the loader failed, now or within the back-off),
         ``ModelTooLargeError`` (bigger than the budget) or ``CacheFullError`` (no room in time).
         """
+        resident = self.lease_resident(key)
+        if resident is not None:
+            return resident
         requested_at = self._clock()
         entry = self._entries.get(key)
-        if entry is not None and entry.state is EntryState.RESIDENT:
-            return self._hit(entry)
         if entry is None and inline:
             quick = self._load_inline(key, load, size_hint, requested_at)
             if quick is not None:
@@ -273,8 +274,7 @@ class ModelCache(Generic[M]):
             return None
         entry: CacheEntry[M] = CacheEntry(key)
         self._entries[key] = entry
-        self._reserved_bytes += reservation
-        entry.reserved = reservation
+        self._hold(entry, reservation)
         self._counters.misses += 1
         try:
             loaded = self._load_and_measure(load)
@@ -397,6 +397,10 @@ class ModelCache(Generic[M]):
                     await self._space_freed.wait()
             except TimeoutError:
                 pass  # one last try above, then CacheFullError
+        self._hold(entry, nbytes)
+
+    def _hold(self, entry: CacheEntry[M], nbytes: int) -> None:
+        """Count ``nbytes`` as reserved for ``entry``'s load (room was made for them)."""
         self._reserved_bytes += nbytes
         entry.reserved = nbytes
 
