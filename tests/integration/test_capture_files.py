@@ -12,7 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from shoal.errors import InvalidNameError
+from shoal.errors import InvalidNameError, ValidationError
 from shoal.observability.capture import CapturePartition, CaptureRecord
 from shoal.storage.capture_writer import CaptureFiles, CaptureFormat, decode_tensors
 
@@ -132,3 +132,12 @@ def test_paths_are_built_only_from_valid_names(tmp_path: Path, tenant: str, mode
     with pytest.raises(InvalidNameError):
         files.read(tenant, model)
     assert not (tmp_path / "capture").exists()
+
+
+def test_a_body_that_is_not_utf8_fails_the_file_and_publishes_nothing(tmp_path: Path) -> None:
+    files = CaptureFiles(str(tmp_path))
+    good = CaptureRecord("a", "acme", "churn", 3, HOUR.timestamp(), b'{"inputs":[]}', b"{}", 10)
+    bad = good._replace(inference_id="b", request=b'{"inputs":"\xff"}')
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        files.write(CapturePartition.of(good), [good, bad])
+    assert files.files("acme", "churn") == []

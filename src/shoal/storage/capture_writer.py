@@ -231,11 +231,26 @@ class CaptureFiles:
             "model": models,
             "model_version": versions,
             "timestamp": np.rint(np.array(stamps, dtype=np.float64) * 1e6).astype(np.int64),
-            # Bytes, not str: pyarrow checks they are UTF-8 (JSON bodies are) in C.
-            "request": self._documents("inputs", requests),
-            "response": self._documents("outputs", responses),
         }
-        return {field.name: pa.array(columns[field.name], field.type) for field in schema()}
+        arrays = {
+            field.name: pa.array(columns[field.name], field.type)
+            for field in schema()
+            if field.name in columns
+        }
+        # The bodies are bytes: made a binary array (a copy), then cast to string, which
+        # checks they are UTF-8 (JSON bodies are) over the whole buffer at once. Asking
+        # pyarrow for strings from bytes directly checks them one object at a time: 1.6 µs a
+        # row for a 250-byte body against 0.1 µs, the most of the writer's time per row.
+        for name, key, bodies in (
+            ("request", "inputs", requests),
+            ("response", "outputs", responses),
+        ):
+            binary = pa.array(self._documents(key, bodies), pa.binary())
+            try:
+                arrays[name] = binary.cast(pa.string())
+            except pa.ArrowInvalid as exc:
+                raise ValidationError(f"a captured {name} body is not UTF-8 JSON: {exc}") from exc
+        return {field.name: arrays[field.name] for field in schema()}
 
     def _documents(self, key: str, bodies: Sequence[bytes | Tensors]) -> Sequence[bytes]:
         """The V2 JSON of each body: as it is when all are JSON already (the usual case)."""
