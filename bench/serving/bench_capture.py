@@ -45,6 +45,9 @@ class NullSink:
     def write(self, partition: object, records: object) -> str:
         return ""
 
+    def close(self) -> None:
+        pass
+
 
 def hot_path_costs() -> tuple[float, float, float]:
     """Nanoseconds per call: sampled() for an unconfigured tenant, sampled() at 100 %, and

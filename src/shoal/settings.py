@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     capture_format: Literal["parquet", "jsonl"] = Field(
         default="parquet", description="File format of captured inferences: parquet or jsonl."
     )
+    capture_writer: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where capture files are made: 'process', a child process per server (the "
+        "file work then costs the event loop least), or 'thread', in the server process.",
+    )
     capture_queue_size: int = Field(
         default=10_000,
         ge=1,

@@ -99,6 +99,10 @@ class CaptureSink(Protocol):
         """Write ``records`` (all of ``partition``) as one new file; returns where it went."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the sink holds (a process, a connection); called once, on stop."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TenantRules:
@@ -303,7 +307,7 @@ class DataCapture:
         self._thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop taking records, write everything queued, and end the writer thread."""
+        """Stop taking records, write everything queued, end the writer thread, close the sink."""
         self._stopping.set()
         self._wake.set()
         thread, self._thread = self._thread, None
@@ -313,6 +317,10 @@ class DataCapture:
                 logger.error("the capture writer did not finish within %.0f s", timeout_s)
                 return
         self.flush()
+        try:
+            self._sink.close()
+        except Exception as exc:
+            self._sink_errors.failed("closing the sink", exc)
 
     def refresh_rules(self) -> None:
         """Read the capture rules now; on failure keep the ones in force."""

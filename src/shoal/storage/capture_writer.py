@@ -206,6 +206,9 @@ class CaptureFiles:
         self._publish(path, data)
         return path
 
+    def close(self) -> None:
+        """Nothing to let go of: each file is written and closed whole."""
+
     def _parquet(self, records: Sequence[CaptureRecord]) -> bytes:
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from shoal.access.plans import PlanService
 from shoal.observability.access_log import AccessLog
-from shoal.observability.capture import DataCapture
+from shoal.observability.capture import CaptureSink, DataCapture
 from shoal.observability.metric_sources import UsageSample
 from shoal.observability.telemetry import ScrapeAccess, Telemetry
 from shoal.observability.trace_export import span_exporter
@@ -21,6 +21,7 @@ from shoal.runtimes.base import LoadedModel, LoadOptions
 from shoal.serving.cache import ModelCache
 from shoal.serving.service import InferenceService
 from shoal.settings import Settings
+from shoal.storage.capture_process import CaptureProcess
 from shoal.storage.capture_writer import CaptureFiles, CaptureFormat
 
 if TYPE_CHECKING:
@@ -57,9 +58,19 @@ def build_capture_files(settings: Settings) -> CaptureFiles:
 
 
 def build_capture(settings: Settings, services: Services) -> DataCapture:
-    """Data capture for a server: sampling by the stored settings, files in the artifact store."""
+    """Data capture for a server: sampling by the stored settings, files in the artifact store
+    (made in a child process unless ``capture_writer`` is ``thread``)."""
+    sink: CaptureSink
+    if settings.capture_writer == "process":
+        sink = CaptureProcess(
+            settings.resolved_artifact_url,
+            artifact_options(settings),
+            CaptureFormat(settings.capture_format),
+        )
+    else:
+        sink = build_capture_files(settings)
     return DataCapture(
-        build_capture_files(settings),
+        sink,
         services.capture.rules,
         queue_size=settings.capture_queue_size,
         queue_bytes=int(settings.capture_queue_bytes),

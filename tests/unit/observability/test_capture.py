@@ -31,12 +31,16 @@ class RecordingSink:
 
     files: list[tuple[CapturePartition, list[CaptureRecord]]] = field(default_factory=list)
     fail: bool = False
+    closed: int = 0
 
     def write(self, partition: CapturePartition, records: Sequence[CaptureRecord]) -> str:
         if self.fail:
             raise OSError("disk full")
         self.files.append((partition, list(records)))
         return f"file-{len(self.files)}"
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 class FakeTimer:
@@ -226,6 +230,7 @@ def test_the_writer_thread_writes_in_the_background_and_everything_on_stop() -> 
     finally:
         writer.stop()
     assert [r.inference_id for _, rs in sink.files for r in rs] == ["id-0", "id-1", "id-2"]
+    assert sink.closed == 1  # after the last file
     assert not writer.offer(record(3))  # stopped: nothing more is taken
     assert writer.stats().dropped == 1
 
