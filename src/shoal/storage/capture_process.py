@@ -27,8 +27,10 @@ own: Ctrl-C in a terminal stops the server, which then flushes through a child s
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import marshal
+import operator
 import os
 import select
 import struct
@@ -54,6 +56,7 @@ logger = logging.getLogger(__name__)
 RESTART_BACKOFF_S = 1.0
 MAX_RESTART_BACKOFF_S = 30.0
 _LENGTH = struct.Struct(">I")
+_REQUEST, _RESPONSE = operator.itemgetter(5), operator.itemgetter(6)  # CaptureRecord fields
 
 Row = tuple[Any, ...]
 """A ``CaptureRecord`` as a plain tuple, its bodies as V2 JSON bytes."""
@@ -192,12 +195,14 @@ class CaptureProcess:
 
     def _rows(self, records: Sequence[CaptureRecord]) -> list[Row]:
         """The records as plain tuples (``marshal`` takes no named tuples, and no numpy)."""
-        rows: list[Row] = list(map(tuple, records))  # in C
+        rows: list[Row] = list(map(tuple, records))  # in C, like the checks below
+        bodies = itertools.chain(map(_REQUEST, records), map(_RESPONSE, records))
+        if all(map(isinstance, bodies, itertools.repeat(bytes))):
+            return rows  # the usual case: JSON bodies as sent and returned
         for n, row in enumerate(rows):
-            if not (isinstance(row[5], bytes) and isinstance(row[6], bytes)):
-                request = self._json.document("inputs", row[5])
-                response = self._json.document("outputs", row[6])
-                rows[n] = (*row[:5], request, response, row[7])
+            request = self._json.document("inputs", row[5])
+            response = self._json.document("outputs", row[6])
+            rows[n] = (*row[:5], request, response, row[7])
         return rows
 
 
