@@ -27,10 +27,9 @@ import timeit
 import urllib.request
 from pathlib import Path
 
-import psutil
 from overheads import STATIC_SCRIPT, hot_model
 from overheads import wrk_rps as rps
-from processes import ServerProcess, free_port
+from processes import ServerProcess, cpu_seconds, free_port
 from traffic import ensure_wrk
 from workload import infer_body
 
@@ -67,21 +66,6 @@ def hot_path_costs() -> tuple[float, float, float]:
 
     offered = timeit.timeit(offer, number=n) / n * 1e9
     return off, on, offered
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User + system CPU of the server process (all its threads: event loop, writer, ...), and
-    of its running children (the capture writer process)."""
-    server = psutil.Process(pid)
-    times = server.cpu_times()
-    children = 0.0
-    for child in server.children(recursive=True):
-        try:
-            child_times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        children += child_times.user + child_times.system
-    return times.user + times.system, children
 
 
 def server_stats(base_url: str) -> dict[str, int]:

@@ -5,10 +5,11 @@ single-row V2 request, 32 connections from wrk — so the worst case for the sha
 takes. Every variant is its own ``shoal serve``, all started at once (idle while another is
 measured); each round runs wrk against every variant in turn for ``duration`` seconds (each
 round starting one variant later, with a pause before each run) and records req/s and the
-server's CPU per request (user + system of the process over the run, over the requests
-answered). A variant's overhead against its base is the median over rounds of the paired
-ratios: a round runs the variants close together, so the pairing cancels slow drifts in what
-else the machine does, which move req/s by ±25 % on this shared 2-core box.
+server's CPU per request (user + system of the process, and of its capture writer process,
+over the run, over the requests answered). A variant's overhead against its base is the
+median over rounds of the paired ratios: a round runs the variants close together, so the
+pairing cancels slow drifts in what else the machine does, which move req/s by ±25 % on this
+shared 2-core box.
 
 The variants:
 
@@ -38,8 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import psutil
-from processes import ServerProcess, free_port
+from processes import ServerProcess, cpu_seconds, free_port
 from sklearn.linear_model import LogisticRegression
 from workload import infer_body
 
@@ -225,11 +225,14 @@ def measure(
                     server = servers[variant.label]
                     url = f"{server.base_url}/v2/models/{MODEL}/infer"
                     token = setup.token if variant.keyed else ""
-                    process = psutil.Process(server.popen.pid)
-                    before = process.cpu_times()
+                    before, children_before = cpu_seconds(server.popen.pid)
                     rate = wrk_rps(wrk, url, script, body, token, duration)
-                    after = process.cpu_times()
-                    cpu_s = after.user + after.system - before.user - before.system
+                    after, children_after = cpu_seconds(server.popen.pid)
+                    # with the capture writer process (which may start during the run)
+                    children = children_after - (
+                        children_before if children_before <= children_after else 0.0
+                    )
+                    cpu_s = after - before + children
                     figures.rps[variant.label].append(rate)
                     figures.cpu_us[variant.label].append(cpu_s / (rate * duration) * 1e6)
         finally:

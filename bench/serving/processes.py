@@ -54,6 +54,19 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU of process ``pid`` (all its threads), and of its running descendants
+    (a server's capture writer process; 0 for any that just exited)."""
+    server = psutil.Process(pid)
+    times = server.cpu_times()
+    children = 0.0
+    for child in server.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child_times = child.cpu_times()
+            children += child_times.user + child_times.system
+    return times.user + times.system, children
+
+
 class RssSampler:
     """Samples the tree's RSS every ``interval_s`` on a daemon thread; keeps the peak."""
 
