@@ -29,7 +29,7 @@ from pathlib import Path
 
 from overheads import STATIC_SCRIPT, hot_model
 from overheads import wrk_rps as rps
-from processes import ServerProcess, cpu_seconds, free_port
+from processes import ServerProcess, cpu_seconds, cpu_since, free_port
 from traffic import ensure_wrk
 from workload import infer_body
 
@@ -131,15 +131,13 @@ def main() -> None:
                 for label, percent in ((OFF, None), (ON, 100.0)):
                     set_capture(settings, percent)
                     time.sleep(2.0)  # the new setting is read; the last flush is written
-                    began, child_began = cpu_seconds(server.popen.pid)
+                    began = cpu_seconds(server.popen.pid)
                     rate = rps(wrk, url, script, body, "", args.duration)
-                    ended, child_ended = cpu_seconds(server.popen.pid)
+                    used = cpu_since(server.popen.pid, began)
                     requests = rate * args.duration
                     figures[label].append(rate)
-                    # a writer process started during the run counts from zero
-                    child = child_ended - (child_began if child_began <= child_ended else 0.0)
-                    cpu_us[label].append((ended - began + child) / requests * 1e6)
-                    child_us[label].append(child / requests * 1e6)
+                    cpu_us[label].append(used.total / requests * 1e6)
+                    child_us[label].append(used.children / requests * 1e6)
             time.sleep(2.0)
             stats = server_stats(server.base_url)
         finally:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from processes import ServerProcess, cpu_seconds, free_port
+from processes import ServerProcess, cpu_seconds, cpu_since, free_port
 from sklearn.linear_model import LogisticRegression
 from workload import infer_body
 
@@ -225,14 +225,9 @@ def measure(
                     server = servers[variant.label]
                     url = f"{server.base_url}/v2/models/{MODEL}/infer"
                     token = setup.token if variant.keyed else ""
-                    before, children_before = cpu_seconds(server.popen.pid)
+                    before = cpu_seconds(server.popen.pid)
                     rate = wrk_rps(wrk, url, script, body, token, duration)
-                    after, children_after = cpu_seconds(server.popen.pid)
-                    # with the capture writer process (which may start during the run)
-                    children = children_after - (
-                        children_before if children_before <= children_after else 0.0
-                    )
-                    cpu_s = after - before + children
+                    cpu_s = cpu_since(server.popen.pid, before).total
                     figures.rps[variant.label].append(rate)
                     figures.cpu_us[variant.label].append(cpu_s / (rate * duration) * 1e6)
         finally:

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -54,9 +55,20 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User + system CPU of process ``pid`` (all its threads), and of its running descendants
-    (a server's capture writer process; 0 for any that just exited)."""
+class CpuTimes(NamedTuple):
+    """User + system CPU seconds of a server process (all its threads) and of its children."""
+
+    own: float
+    children: float
+
+    @property
+    def total(self) -> float:
+        return self.own + self.children
+
+
+def cpu_seconds(pid: int) -> CpuTimes:
+    """CPU so far of process ``pid`` and of its running descendants (a server's capture writer
+    process; 0 for any that just exited)."""
     server = psutil.Process(pid)
     times = server.cpu_times()
     children = 0.0
@@ -64,7 +76,14 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
         with contextlib.suppress(psutil.Error):
             child_times = child.cpu_times()
             children += child_times.user + child_times.system
-    return times.user + times.system, children
+    return CpuTimes(times.user + times.system, children)
+
+
+def cpu_since(pid: int, before: CpuTimes) -> CpuTimes:
+    """CPU used since ``before`` (a ``cpu_seconds``); children started since count from zero."""
+    now = cpu_seconds(pid)
+    children = now.children - (before.children if before.children <= now.children else 0.0)
+    return CpuTimes(now.own - before.own, children)
 
 
 class RssSampler:

@@ -120,26 +120,16 @@ class CaptureProcess:
     def close(self, timeout_s: float = 10.0) -> None:
         """End the child: close its stdin (it exits at the end of input), kill it if it lingers."""
         child, self._child = self._child, None
-        if child is None or self._child_of != os.getpid():
-            return
-        try:
-            if child.stdin is not None:
-                child.stdin.close()
-            child.wait(timeout_s)
-        except (OSError, subprocess.TimeoutExpired):
-            child.kill()
-            child.wait()
-        finally:
-            if child.stdout is not None:
-                child.stdout.close()
+        if child is not None and self._child_of == os.getpid():
+            _end(child, timeout_s)
 
     # -- the child's lifetime ---------------------------------------------------------------
 
     def _running_child(self) -> subprocess.Popen[bytes]:
         child = self._child
-        if child is not None and self._child_of == os.getpid() and child.poll() is None:
-            return child
         if child is not None and self._child_of == os.getpid():
+            if child.poll() is None:
+                return child
             self._lost(child, RuntimeError(f"exited with status {child.returncode}"))
         self._child = None  # a forked server leaves its parent's child alone
         now = self._timer()
@@ -167,13 +157,7 @@ class CaptureProcess:
 
     def _lost(self, child: subprocess.Popen[bytes], exc: BaseException) -> None:
         logger.error("the capture writer process (pid %d) is lost: %r", child.pid, exc)
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        for stream in (child.stdin, child.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):  # a broken pipe with unflushed bytes
-                    stream.close()
+        _end(child, grace_s=0.0)
         if self._child is child:
             self._child = None
         self._back_off()
@@ -204,6 +188,24 @@ class CaptureProcess:
             response = self._json.document("outputs", row[6])
             rows[n] = (*row[:5], request, response, row[7])
         return rows
+
+
+def _end(child: subprocess.Popen[bytes], grace_s: float) -> None:
+    """Stop ``child``: with ``grace_s``, close its input and wait that long for it to exit; then
+    kill it if it still runs (at once without: a hung child may not read what is unflushed)."""
+    if grace_s > 0 and child.stdin is not None:
+        try:
+            child.stdin.close()
+            child.wait(grace_s)
+        except (OSError, subprocess.TimeoutExpired):
+            pass  # killed below
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):  # a broken pipe with unflushed bytes
+                stream.close()
 
 
 def _child_command() -> list[str]:

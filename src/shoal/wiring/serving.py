@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,12 @@ def build_inference(settings: Settings, services: Services) -> InferenceService:
 
 def build_capture_files(settings: Settings) -> CaptureFiles:
     """The capture files under the artifact store (``<artifacts>/capture/...``)."""
-    return CaptureFiles(
+    return CaptureFiles(*_capture_store(settings))
+
+
+def _capture_store(settings: Settings) -> tuple[str, Mapping[str, object], CaptureFormat]:
+    """Where capture files go and how: the arguments of ``CaptureFiles`` (and its process)."""
+    return (
         settings.resolved_artifact_url,
         artifact_options(settings),
         CaptureFormat(settings.capture_format),
@@ -60,15 +66,10 @@ def build_capture_files(settings: Settings) -> CaptureFiles:
 def build_capture(settings: Settings, services: Services) -> DataCapture:
     """Data capture for a server: sampling by the stored settings, files in the artifact store
     (made in a child process unless ``capture_writer`` is ``thread``)."""
-    sink: CaptureSink
-    if settings.capture_writer == "process":
-        sink = CaptureProcess(
-            settings.resolved_artifact_url,
-            artifact_options(settings),
-            CaptureFormat(settings.capture_format),
-        )
-    else:
-        sink = build_capture_files(settings)
+    store = _capture_store(settings)
+    sink: CaptureSink = (
+        CaptureProcess(*store) if settings.capture_writer == "process" else CaptureFiles(*store)
+    )
     return DataCapture(
         sink,
         services.capture.rules,
