@@ -198,6 +198,9 @@ def test_an_alias_move_switches_traffic_after_a_smoke_test(
         return str(response.json()["model_version"])
 
     assert served() == "1"
+    # No poll of the registry still in flight: one that began before the move could read it and
+    # finish the switch before the next request, which must show it has not happened yet.
+    api.portal.call(api.app.state.inference.settle)  # type: ignore[union-attr]
     client.set_alias("acme/churn:2", "production")
     assert served() == "1"  # the switch happens in the background, after v2 passed
     api.portal.call(api.app.state.inference.settle)  # type: ignore[union-attr]
