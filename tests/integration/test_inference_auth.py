@@ -69,6 +69,17 @@ def test_a_tenant_key_sees_only_its_own_models(
     assert other.json()["error"] == "model globex/churn does not exist"
     assert api.get("/v2/models/globex/churn", headers={"X-API-Key": token}).status_code == 404
     assert api.get("/v2/models/acme/churn", headers={"X-API-Key": token}).status_code == 200
+    by_api_key = api.post(
+        "/v2/models/acme/churn/infer", json=infer_body(features[:1]), headers={"X-API-Key": token}
+    )
+    assert by_api_key.status_code == 200, by_api_key.text
+    basic = api.post(
+        "/v2/models/acme/churn/infer",
+        json=infer_body(features[:1]),
+        headers={"Authorization": f"Basic {token}"},
+    )
+    assert basic.status_code == 401
+    assert basic.json()["error"] == "the Authorization header must be 'Bearer <API key>'"
 
 
 def test_repository_and_cache_operations_need_an_admin_key(

@@ -82,6 +82,34 @@ def test_an_inference_is_a_request_span_with_auth_plan_load_and_predict_inside(
             assert cold.start_time <= span.start_time <= span.end_time <= cold.end_time
 
 
+def test_a_refused_request_marks_the_phase_that_refused_it_failed(
+    shoal: Client, settings: Settings, features: NDArray[np.float64]
+) -> None:
+    _, token = shoal.create_key("ci", tenant="acme")
+    shoal.set_plan("acme", rate_per_s=0.001, burst=1)
+    api, memory = traced(shoal, settings, 1.0)
+    body = infer_body(features[:1])
+    with api:
+        forged = {"Authorization": "Bearer shoal_0123456789abcdef_" + "x" * 43}
+        assert api.post("/v2/models/acme/churn/infer", json=body, headers=forged).status_code == 401
+        key = {"Authorization": f"Bearer {token}"}
+        assert api.post("/v2/models/acme/churn/infer", json=body, headers=key).status_code == 200
+        assert api.post("/v2/models/acme/churn/infer", json=body, headers=key).status_code == 429
+    spans = list(memory.get_finished_spans())
+    unknown, allowed, limited = roots(spans)
+
+    def phases(root: ReadableSpan) -> list[tuple[str, StatusCode]]:
+        return [
+            (span.name, span.status.status_code)
+            for span in spans
+            if span.parent is not None and span.parent.span_id == root.context.span_id
+        ]
+
+    assert phases(unknown) == [("auth", StatusCode.ERROR)]
+    assert phases(allowed)[:2] == [("auth", StatusCode.UNSET), ("usage_plan", StatusCode.UNSET)]
+    assert phases(limited) == [("auth", StatusCode.UNSET), ("usage_plan", StatusCode.ERROR)]
+
+
 def test_at_a_zero_rate_only_failures_are_traced_and_probes_never(
     shoal: Client, settings: Settings, features: NDArray[np.float64]
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -18,7 +18,8 @@ class TtlCache(Generic[K, V]):
 
     Reads are one dict lookup and one clock call (the GIL makes ``dict.get`` atomic); writes
     take a lock so that making room is consistent. When full, expired entries go first, then
-    the oldest tenth.
+    the oldest tenth. A hot path that has read the clock already may read ``entries`` itself:
+    ``(expires, value)`` per key, live while ``expires`` is after now.
     """
 
     def __init__(self, max_entries: int, timer: Timer) -> None:
@@ -27,6 +28,8 @@ class TtlCache(Generic[K, V]):
         self._max = max_entries
         self._timer = timer
         self._entries: dict[K, tuple[float, V]] = {}
+        self.entries: Mapping[K, tuple[float, V]] = self._entries
+        """Read-only view of the entries (the dict itself: no wrapper on the read path)."""
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:

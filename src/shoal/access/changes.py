@@ -42,7 +42,13 @@ class AccessChangeFeed:
         self._timer = timer
         self._lock = threading.Lock()
         self._seen: int | None = None  # read at the first poll, before anything is cached
-        self._due = float("-inf")
+        self.due = float("-inf")
+        """When the next poll is due, on ``timer``: a caller that has read that clock already
+        calls ``poll_if_due`` only from then on."""
+
+    @property
+    def timer(self) -> Callable[[], float]:
+        return self._timer
 
     def poll_if_due(self) -> None:
         """Apply the changes since the last poll, if an interval has passed (else ~50 ns).
@@ -50,18 +56,18 @@ class AccessChangeFeed:
         Call it before every cache lookup: the first call only notes where the log ends (the
         caches are still empty then), so no change after that point can be missed.
         """
-        if self._timer() < self._due:
+        if self._timer() < self.due:
             return
         if self._seen is None:
             with self._lock:
                 if self._seen is None:
                     self._seen = self._audit.newest_event_id()
-                    self._due = self._timer() + self._interval_s
+                    self.due = self._timer() + self._interval_s
             return
         if not self._lock.acquire(blocking=False):
             return
         try:
-            self._due = self._timer() + self._interval_s
+            self.due = self._timer() + self._interval_s
             try:
                 newest, subjects = self._audit.changes_since(self._seen)
             except ShoalError as exc:  # the database is away: cached entries still expire

@@ -1,8 +1,9 @@
 """``AccessService``: what a request's token is granted (who, under which plan), admitting it
 against that plan, and the audit log of key and plan changes.
 
-What a token is granted is kept per token, so a request's authentication is one dict lookup
-(no parsing, hashing or plan resolution) while neither its key nor any plan changed: a change
+What a token is granted is kept per token (and per raw ``Authorization`` header value, so the
+server need not even decode it), so a request's authentication is one dict lookup (no parsing,
+hashing or plan resolution) while neither its key nor any plan changed: a change
 made here or reported by the change feed bumps ``KeyService.generation`` or
 ``PlanService.generation``, which every kept grant is checked against.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shoal.access.bearer import bearer_token
 from shoal.access.cache import TtlCache
 from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
@@ -38,6 +40,9 @@ class Grant:
     plan: UsagePlan | None
 
 
+Credential = str | bytes
+"""An API key, or the raw ``Authorization`` header value carrying one (see ``grant``)."""
+
 LOCAL_GRANT = Grant(Principal(key_id="no-auth", scope=Scope.ADMIN, tenant=None), None)
 """What every request is granted when the server runs without keys (``--no-auth``)."""
 
@@ -61,29 +66,53 @@ class AccessService:
         changes: AccessChangeFeed | None = None,
         max_cached: int = 100_000,
     ) -> None:
+        if changes is not None and changes.timer is not keys.timer:
+            raise ValueError("the change feed must run on the key service's timer")
         self.keys = keys
         self.plans = plans
         self._audit = audit
         self._changes = changes
-        # token -> (key generation, plan generation, grant); only ever in memory, like the
-        # requests carrying the tokens.
-        self._grants: TtlCache[str, tuple[int, int, Grant]] = TtlCache(max_cached, keys.timer)
+        self._timer = keys.timer
+        # credential -> (key generation, plan generation, grant); only ever in memory, like
+        # the requests carrying the credentials.
+        self._grants: TtlCache[Credential, tuple[int, int, Grant]] = TtlCache(
+            max_cached, keys.timer
+        )
+        self._kept = self._grants.entries
 
-    def grant(self, token: str) -> Grant:
-        """Who a token speaks for and the plan that limits it, after applying any key and plan
-        changes due; ``AuthenticationError`` for a malformed, unknown or revoked key."""
-        if self._changes is not None:
-            self._changes.poll_if_due()
+    def grant(self, credential: Credential) -> Grant:
+        """Who a credential speaks for and the plan that limits it, after applying any key and
+        plan changes due; ``AuthenticationError`` for a malformed, unknown or revoked key.
+
+        ``credential`` is an API key, or the raw value of an ``Authorization`` header as the
+        server received it (bytes, ``Bearer <key>``), which is parsed only when not kept.
+        """
+        # The hot path: one clock read for the change feed and the entry's expiry, one dict
+        # lookup, two generation checks; no call of its own (each costs ~0.3 µs here).
+        now = self._timer()
+        changes = self._changes
+        if changes is not None and now >= changes.due:
+            changes.poll_if_due()
+        kept = self._kept.get(credential)
+        if kept is not None and kept[0] > now:
+            keys_seen, plans_seen, granted = kept[1]
+            if keys_seen == self.keys.generation and plans_seen == self.plans.generation:
+                return granted
+        return self._grant_anew(credential)
+
+    def _grant_anew(self, credential: Credential) -> Grant:
         keys, plans = self.keys, self.plans
-        kept = self._grants.get(token)
-        if kept is not None and kept[0] == keys.generation and kept[1] == plans.generation:
-            return kept[2]
         # Generations read before the lookups: a change made meanwhile leaves this entry
         # stale (looked up again next time), never wrongly fresh.
         generations = keys.generation, plans.generation
+        token = (
+            bearer_token(credential.decode("latin-1"))
+            if isinstance(credential, bytes)
+            else credential
+        )
         principal = keys.authenticate(token)
         granted = Grant(principal, plans.plan_for(principal))
-        self._grants.put(token, (*generations, granted), keys.ttl_s)
+        self._grants.put(credential, (*generations, granted), keys.ttl_s)
         return granted
 
     def authenticate(self, token: str) -> Principal:

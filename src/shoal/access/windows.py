@@ -1,14 +1,13 @@
 """UTC calendar windows for quotas: which day and month an instant falls in and when each ends.
 
-Instants are whole microseconds since the Unix epoch (``now_us()``): limiting a request is then
-integer arithmetic, with no datetime built or compared on the hot path. The window of the
-current day is computed once and reused until the day ends, so ``windows_at`` is a range check
-and one tuple for every request of a day.
+Instants are whole microseconds since the Unix epoch (``time.time_ns() // 1000``): limiting a
+request is then integer arithmetic, with no datetime built or compared on the hot path. The
+window of the current day is computed once and reused until the day ends, so ``windows_at`` is
+a range check and one tuple for every request of a day.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -16,11 +15,6 @@ from shoal.errors import ValidationError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def now_us() -> int:
-    """Now, in whole microseconds since the Unix epoch (the limiter's clock)."""
-    return time.time_ns() // 1000
 
 
 def epoch_us(instant: datetime) -> int:

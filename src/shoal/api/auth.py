@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from fastapi import Request
 
+from shoal.access.bearer import bearer_token
 from shoal.access.records import Principal
 from shoal.access.service import LOCAL_GRANT, AccessService, Grant
 from shoal.errors import AuthenticationError
@@ -18,10 +19,7 @@ def token_of(headers: Mapping[str, str]) -> str:
     """The API key a request carries; ``AuthenticationError`` when there is none."""
     authorization = headers.get("authorization")
     if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-        raise AuthenticationError("the Authorization header must be 'Bearer <API key>'")
+        return bearer_token(authorization)
     api_key = headers.get("x-api-key")
     if api_key:
         return api_key.strip()
@@ -41,6 +39,19 @@ def grant_of(access: AccessService | None, headers: Mapping[str, str]) -> Grant:
     if access is None:
         return LOCAL_GRANT
     return access.grant(token_of(headers))
+
+
+def grant_of_raw(access: AccessService | None, headers: Mapping[bytes, bytes]) -> Grant:
+    """``grant_of`` for the headers as the server received them (lower-case bytes names): an
+    ``Authorization`` header's raw value is itself the cache key of its grant, so a known one
+    is granted without being decoded or parsed."""
+    if access is None:
+        return LOCAL_GRANT
+    authorization = headers.get(b"authorization")
+    if authorization:
+        return access.grant(authorization)
+    api_key = headers.get(b"x-api-key")
+    return access.grant(token_of({"x-api-key": api_key.decode("latin-1")} if api_key else {}))
 
 
 def principal(request: Request) -> Principal:

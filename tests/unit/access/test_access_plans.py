@@ -171,3 +171,20 @@ def test_a_tokens_grant_is_kept_until_its_key_or_any_plan_changes() -> None:
     kept = access.grant(other)
     setup.timer.advance(3600)
     assert access.grant(other) is not kept
+
+
+def test_a_raw_authorization_header_is_granted_like_its_key_and_kept_by_its_bytes() -> None:
+    setup = Setup()
+    access = AccessService(setup.keys, setup.plans)
+    acme, token = setup.principal("acme")
+    header = f"Bearer {token}".encode("latin-1")
+    first = access.grant(header)
+    assert first.principal == acme
+    assert access.grant(header) is first  # kept by the header's bytes: no decoding or parsing
+    assert access.grant(f"bearer   {token} ".encode("latin-1")).principal == acme
+    for malformed in (b"Basic " + token.encode(), b"Bearer ", token.encode()):
+        with pytest.raises(AuthenticationError, match="Bearer <API key>"):
+            access.grant(malformed)
+    setup.keys.revoke(acme.key_id, actor="ops")
+    with pytest.raises(AuthenticationError, match="revoked"):
+        access.grant(header)  # a kept header is checked against key changes like a key

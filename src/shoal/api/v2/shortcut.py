@@ -16,13 +16,14 @@ from typing import Any
 
 import orjson
 
-from shoal.api.auth import grant_of
+from shoal.access.service import LOCAL_GRANT
+from shoal.api.auth import grant_of_raw
 from shoal.api.errors import error_headers, status_of
 from shoal.api.v2.codec import HEADER_LENGTH
 from shoal.api.v2.inference import answer, read_limited
 from shoal.api.v2.routes import model_ref
 from shoal.errors import NotFoundError, ShoalError
-from shoal.observability.tracing import span
+from shoal.observability.tracing import RequestTrace, current, now_ns
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+HEADER_LENGTH_NAME = HEADER_LENGTH.encode("latin-1")
 
 INFER_PATH = re.compile(r"/v2/models/([^/]+)/([^/]+)(?:/versions/([^/]+))?/infer")
 
@@ -53,24 +56,45 @@ class InferShortcut:
         self, scope: Scope, receive: Receive, send: Send, match: re.Match[str]
     ) -> None:
         state = scope["app"].state
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers: dict[bytes, bytes] = dict(scope["headers"])  # names arrive lower-case
+        trace = current()
+        # The auth and usage-plan phases are recorded here inline (a ``span`` is three Python
+        # calls); ``phase`` names the one open, recorded as failed if it raises.
+        phase, started = "", 0
         try:
             # Who, then whether they may see the model, then their plan, then the body:
             # refusals cost no body read and no model load.
             access = state.access
-            with span("auth"):
-                granted = grant_of(access, headers)
+            granted = LOCAL_GRANT
+            if access is not None:
+                phase, started = "auth", now_ns()
+                granted = grant_of_raw(access, headers)
+                if trace is not None:
+                    trace.phases.append(("auth", started, now_ns(), None, False))
+                phase = ""
             ref = model_ref(*match.groups())
             if not granted.principal.can_see(ref.tenant):  # 404: as if it did not exist
                 raise NotFoundError(f"model {ref.name} does not exist")
-            if access is not None and granted.plan is not None:
-                with span("usage_plan"):
-                    access.plans.charge(granted.plan)
-            body = await read_limited(receive, headers.get("content-length"), state.max_body_bytes)
+            if granted.plan is not None:  # only ever with access: LOCAL_GRANT has no plan
+                phase, started = "usage_plan", now_ns()
+                access.plans.charge(granted.plan)
+                if trace is not None:
+                    trace.phases.append(("usage_plan", started, now_ns(), None, False))
+                phase = ""
+            declared = headers.get(b"content-length")
+            body = await read_limited(
+                receive, declared.decode("latin-1") if declared else None, state.max_body_bytes
+            )
+            header_length = headers.get(HEADER_LENGTH_NAME)
             reply = await answer(
-                state.inference, ref, body, headers.get(HEADER_LENGTH), state.capture
+                state.inference,
+                ref,
+                body,
+                header_length.decode("latin-1") if header_length else None,
+                state.capture,
             )
         except ShoalError as exc:
+            _failed(trace, phase, started)
             status = status_of(exc)
             if status >= 500:
                 logger.error("POST %s failed: %s", scope["path"], exc)
@@ -81,12 +105,19 @@ class InferShortcut:
             await _send(send, status, body, "application/json", extra)
             return
         except Exception:
+            _failed(trace, phase, started)
             logger.exception("POST %s failed unexpectedly", scope["path"])
             body = orjson.dumps({"error": "internal error", "type": "InternalError"})
             await _send(send, 500, body, "application/json", [])
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await _send(send, 200, reply.body, reply.media_type, extra)
+
+
+def _failed(trace: RequestTrace | None, phase: str, started: int) -> None:
+    """Record the phase open when the request failed (if any) as failed."""
+    if trace is not None and phase:
+        trace.phases.append((phase, started, now_ns(), None, True))
 
 
 async def _send(
