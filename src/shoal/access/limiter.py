@@ -93,6 +93,8 @@ class InMemoryRateLimiter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Bound once: ``with self._lock`` makes two bound-method objects per request.
+        self._hold, self._release = self._lock.acquire, self._lock.release
         self._buckets: dict[str, _Bucket] = {}
 
     def _current(self, subject: str, plan: UsagePlan, windows: QuotaWindows) -> _Bucket:
@@ -111,7 +113,8 @@ class InMemoryRateLimiter:
         return bucket
 
     def acquire(self, subject: str, plan: UsagePlan, now_us: int) -> Decision:
-        with self._lock:
+        self._hold()
+        try:
             bucket = self._buckets.get(subject)
             if bucket is not None and bucket.day_start_us <= now_us < bucket.day_reset_us:
                 # The hot path: ``refill`` and the allowed case of ``decide``, inline. Same
@@ -143,6 +146,8 @@ class InMemoryRateLimiter:
                 bucket.day_used += 1
                 bucket.month_used += 1
             return decision
+        finally:
+            self._release()
 
     def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
         windows = windows_at(now_us)
