@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import overheads
 from processes import ServerProcess, free_port
-from traffic import ensure_wrk
+from traffic import ensure_command, ensure_wrk
 from workload import infer_body
 
 REQUESTS = re.compile(r"^\s*(\d+) requests in", re.MULTILINE)
@@ -44,22 +43,6 @@ class Count:
     """Instructions of the event-loop thread (the one a Python server is bound by)."""
     total: float
     """Instructions of every thread of the server."""
-
-
-def ensure_valgrind() -> bool:
-    if shutil.which("valgrind") and shutil.which("callgrind_control"):
-        return True
-    apt = shutil.which("apt-get")
-    if apt is None:
-        print("valgrind is not installed and apt-get is not available: skipping")
-        return False
-    print("valgrind not found: apt-get install -y valgrind")
-    try:
-        subprocess.run([apt, "install", "-y", "valgrind"], check=True, capture_output=True)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        print(f"cannot install valgrind ({exc}); skipping")
-        return False
-    return True
 
 
 def wrk(wrk_bin: str, url: str, script: Path, env: dict[str, str], duration: int) -> int:
@@ -87,7 +70,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=15, help="quiet seconds counted first")
     args = parser.parse_args()
     wrk_bin = ensure_wrk()
-    if wrk_bin is None or not ensure_valgrind():
+    if wrk_bin is None or ensure_command("valgrind", "valgrind", "callgrind") is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -27,22 +27,29 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def ensure_wrk() -> str | None:
-    """The wrk binary, installing the Debian package if missing; None (and why) if impossible."""
-    found = shutil.which("wrk")
+def ensure_command(command: str, package: str, purpose: str) -> str | None:
+    """``command``'s path, installing its Debian ``package`` if missing; None (and why, naming
+    the ``purpose`` skipped) if impossible."""
+    found = shutil.which(command)
     if found:
         return found
     apt = shutil.which("apt-get")
     if apt is None:
-        print("wrk is not installed and apt-get is not available: skipping the wrk runs")
+        print(f"{command} is not installed and apt-get is not available: skipping {purpose}")
         return None
-    print("wrk not found: apt-get install -y wrk")
+    print(f"{command} not found: apt-get install -y {package}")
     try:
-        subprocess.run([apt, "install", "-y", "wrk"], check=True, capture_output=True, timeout=300)
+        install = [apt, "install", "-y", package]
+        subprocess.run(install, check=True, capture_output=True, timeout=300)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        print(f"cannot install wrk ({exc}); skipping the wrk runs")
+        print(f"cannot install {package} ({exc}); skipping {purpose}")
         return None
-    return shutil.which("wrk")
+    return shutil.which(command)
+
+
+def ensure_wrk() -> str | None:
+    """The wrk binary (see ``ensure_command``)."""
+    return ensure_command("wrk", "wrk", "the wrk runs")
 
 
 def run_wrk(

@@ -41,12 +41,10 @@ def grant_of(access: AccessService | None, headers: Mapping[str, str]) -> Grant:
     return access.grant(token_of(headers))
 
 
-def grant_of_raw(access: AccessService | None, headers: Mapping[bytes, bytes]) -> Grant:
+def grant_of_raw(access: AccessService, headers: Mapping[bytes, bytes]) -> Grant:
     """``grant_of`` for the headers as the server received them (lower-case bytes names): an
     ``Authorization`` header's raw value is itself the cache key of its grant, so a known one
     is granted without being decoded or parsed."""
-    if access is None:
-        return LOCAL_GRANT
     authorization = headers.get(b"authorization")
     if authorization:
         return access.grant(authorization)

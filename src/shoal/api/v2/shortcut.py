@@ -68,12 +68,7 @@ class InferShortcut:
             granted = LOCAL_GRANT
             if access is not None:
                 phase, started = "auth", now_ns()
-                authorization = headers.get(b"authorization")
-                granted = (
-                    access.grant(authorization)  # kept by the header's bytes
-                    if authorization
-                    else grant_of_raw(access, headers)
-                )
+                granted = grant_of_raw(access, headers)
                 if trace is not None:
                     trace.phases.append(("auth", started, now_ns(), None, False))
                 phase = ""
