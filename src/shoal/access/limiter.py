@@ -1,11 +1,13 @@
-"""The limiting rule (token bucket plus day/month quotas) and ``InMemoryRateLimiter``.
+"""The limiting rule (token bucket plus day/month quotas) and the in-process limiters.
 
 The rule: refill the bucket for the time since it was last seen (never above ``burst``), then
 allow the request only if a whole token is there *and* neither quota is used up; only an allowed
 request takes a token and counts towards the quotas. A refused one waits for the slowest of the
 limits that refused it: the next token, or the end of the exhausted quota window.
-``shoal.storage.redis_limiter`` runs the same rule as a Lua script; the contract suite in
-``tests/integration/access`` holds both to it.
+``shoal.storage.redis_limiter`` runs the same rule as a Lua script and
+``shoal.access.native_limiter`` in C; the contract suite in ``tests/integration/access`` holds
+them all to it. ``in_memory_limiter()`` is the C one when it was built (``setup.py``), else
+``PythonRateLimiter``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from shoal.access.records import Decision, LimitReason, Usage, UsagePlan, Window
+from shoal.access.store import RateLimiter
 from shoal.access.windows import QuotaWindows, windows_at
 
 _new_tuple = tuple.__new__
@@ -85,8 +88,17 @@ class _Bucket:
     """The day ``day_id`` names: the counters are current for every instant inside it."""
 
 
-class InMemoryRateLimiter:
-    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~1 µs).
+def in_memory_limiter() -> RateLimiter:
+    """The limiter of one process: in C when its extension was built, else in Python."""
+    try:
+        from shoal.access.native_limiter import NativeRateLimiter
+    except ImportError:  # installed where no C compiler was: the same rule in Python
+        return PythonRateLimiter()
+    return NativeRateLimiter()
+
+
+class PythonRateLimiter:
+    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~3 µs).
 
     State is kept per subject; counters of past windows are dropped when a new window starts.
     """
@@ -149,10 +161,14 @@ class InMemoryRateLimiter:
         finally:
             self._release()
 
-    def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
+    def counts(self, subject: str, now_us: int) -> tuple[int, int]:
+        """Requests counted in the day and month windows ``now_us`` falls in."""
         windows = windows_at(now_us)
         with self._lock:
             bucket = self._buckets.get(subject)
             day = bucket.day_used if bucket and bucket.day_id == windows.day_id else 0
             month = bucket.month_used if bucket and bucket.month_id == windows.month_id else 0
-        return usage_of(subject, plan, windows, day, month)
+        return day, month
+
+    def usage(self, subject: str, plan: UsagePlan, now_us: int) -> list[Usage]:
+        return usage_of(subject, plan, windows_at(now_us), *self.counts(subject, now_us))

@@ -99,6 +99,10 @@ def key_subject(key_id: str) -> str:
     return f"{KEY_SUBJECT_PREFIX}{key_id}"
 
 
+MAX_COUNT = 2**53
+"""The largest burst or quota: every limiter counts exactly up to it (in a double, in C, in Lua)."""
+
+
 @dataclass(frozen=True, slots=True)
 class UsagePlan:
     """Limits of one subject (a tenant name or ``key:<id>``).
@@ -118,12 +122,16 @@ class UsagePlan:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate_per_s) and self.rate_per_s > 0):
             raise ValidationError(f"rate_per_s must be a positive number, got {self.rate_per_s}")
-        if self.burst < 1:
-            raise ValidationError(f"burst must be at least 1, got {self.burst}")
+        # A float always: every limiter refills in floating point, from the same value.
+        object.__setattr__(self, "rate_per_s", float(self.rate_per_s))
+        if not 1 <= self.burst <= MAX_COUNT:
+            raise ValidationError(f"burst must be from 1 to {MAX_COUNT}, got {self.burst}")
         for name in ("quota_per_day", "quota_per_month"):
             quota = getattr(self, name)
-            if quota is not None and quota < 0:
-                raise ValidationError(f"{name} must be 0 or more (or None), got {quota}")
+            if quota is not None and not 0 <= quota <= MAX_COUNT:
+                raise ValidationError(
+                    f"{name} must be from 0 to {MAX_COUNT} (or None), got {quota}"
+                )
 
     @property
     def limits(self) -> tuple[float, int, int | None, int | None]:

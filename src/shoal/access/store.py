@@ -97,8 +97,8 @@ class AccessAuditLog(Protocol):
 class RateLimiter(Protocol):
     """Applies a plan atomically: token bucket and day/month quotas in one check-and-count.
 
-    ``now_us`` (microseconds since the Unix epoch, ``windows.now_us()``) comes from the caller,
-    so tests control time; a request counts only if allowed.
+    ``now_us`` (microseconds since the Unix epoch, ``time.time_ns() // 1000``) comes from the
+    caller, so tests control time; a request counts only if allowed.
     """
 
     def acquire(self, subject: str, plan: UsagePlan, now_us: int) -> Decision: ...

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
-from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.limiter import in_memory_limiter
 from shoal.access.plans import PlanService
 from shoal.access.service import AccessService
 from shoal.access.store import RateLimiter
@@ -116,7 +116,7 @@ def build_access(settings: Settings, engine: Engine, tenants: RegistryStore) -> 
             ) from exc
         limiter = RedisRateLimiter.from_url(settings.redis_url)
     else:
-        limiter = InMemoryRateLimiter()
+        limiter = in_memory_limiter()
     ttl = settings.key_cache_ttl_s
     # With a change feed, cached keys and plans live long and the feed drops what changed
     # (one query per interval for the whole server); the TTL is only a backstop.

@@ -8,7 +8,7 @@ import pytest
 from access_stores import AT, AccessStores
 
 from shoal.access.keys import KeyService
-from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.limiter import PythonRateLimiter
 from shoal.access.plans import PlanService
 from shoal.access.records import Scope, UsagePlan
 from shoal.access.service import AccessService
@@ -23,7 +23,7 @@ class Timer:
         return self.now
 
 
-def worker(stores: AccessStores, timer: Timer, limiter: InMemoryRateLimiter) -> AccessService:
+def worker(stores: AccessStores, timer: Timer, limiter: PythonRateLimiter) -> AccessService:
     def clock() -> datetime:
         return AT + timedelta(seconds=timer.now)
 
@@ -35,7 +35,7 @@ def worker(stores: AccessStores, timer: Timer, limiter: InMemoryRateLimiter) -> 
 
 
 def test_a_key_made_by_one_worker_works_on_another_until_revoked(stores: AccessStores) -> None:
-    timer, limiter = Timer(), InMemoryRateLimiter()
+    timer, limiter = Timer(), PythonRateLimiter()
     one, two = worker(stores, timer, limiter), worker(stores, timer, limiter)
     key, token = one.keys.create(Scope.TENANT, "acme", "ci", actor="alice")
     assert two.admit(token).principal.tenant == "acme"
@@ -50,7 +50,7 @@ def test_a_key_made_by_one_worker_works_on_another_until_revoked(stores: AccessS
 
 
 def test_a_plan_set_by_one_worker_limits_requests_on_another(stores: AccessStores) -> None:
-    timer, limiter = Timer(), InMemoryRateLimiter()
+    timer, limiter = Timer(), PythonRateLimiter()
     one, two = worker(stores, timer, limiter), worker(stores, timer, limiter)
     _, token = one.keys.create(Scope.TENANT, "acme", "ci", actor="alice")
     assert two.admit(token).decision.remaining_tokens is None  # no plan: unlimited

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.limiter import PythonRateLimiter
 from shoal.access.records import LimitReason, UsagePlan, Window
 from shoal.access.store import RateLimiter
 from shoal.access.windows import epoch_us as us
@@ -16,11 +16,14 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 QUOTA_100 = UsagePlan("acme", rate_per_s=1e-6, burst=1_000_000, quota_per_day=100)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["python", "c", pytest.param("redis", marks=pytest.mark.redis)])
 def limiter(request: pytest.FixtureRequest) -> RateLimiter:
     """Each RateLimiter implementation, with no state."""
-    if request.param == "memory":
-        return InMemoryRateLimiter()
+    if request.param == "python":
+        return PythonRateLimiter()
+    if request.param == "c":
+        native = pytest.importorskip("shoal.access.native_limiter", reason="not built (no cc)")
+        return native.NativeRateLimiter()
     pytest.importorskip("redis", reason="the redis package is not installed")
     from shoal.storage.redis_limiter import RedisRateLimiter
 

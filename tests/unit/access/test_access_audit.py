@@ -13,7 +13,7 @@ from access_fakes import FakeClock, FakeTimer
 
 from shoal.access.changes import AccessChangeFeed
 from shoal.access.keys import KeyService
-from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.limiter import PythonRateLimiter
 from shoal.access.plans import PlanService
 from shoal.access.records import AccessAction, AccessEventQuery, Scope, UsagePlan
 from shoal.access.service import AccessService
@@ -67,7 +67,7 @@ def _setup(request: pytest.FixtureRequest, tmp_path: Path, stack: ExitStack) -> 
     clock = FakeClock(AT)
     access = AccessService(
         KeyService(keys, registry, clock=clock),
-        PlanService(plans, InMemoryRateLimiter(), registry, keys, clock=clock),
+        PlanService(plans, PythonRateLimiter(), registry, keys, clock=clock),
         audit,
     )
     yield Setup(access, clock, keys, plans, audit, registry)
@@ -147,7 +147,7 @@ def test_a_worker_sees_other_workers_key_and_plan_changes_within_one_poll_interv
     )
     plans = PlanService(
         setup.plans,
-        InMemoryRateLimiter(),
+        PythonRateLimiter(),
         setup.registry,
         setup.keys,
         clock=setup.clock,

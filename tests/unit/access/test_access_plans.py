@@ -8,7 +8,7 @@ import pytest
 from access_fakes import START, FakeClock, FakeTimer
 
 from shoal.access.keys import KeyService
-from shoal.access.limiter import InMemoryRateLimiter
+from shoal.access.limiter import PythonRateLimiter
 from shoal.access.plans import PlanService
 from shoal.access.records import (
     UNLIMITED,
@@ -39,7 +39,7 @@ class Setup:
         self.keys = KeyService(self.key_store, self.registry, clock=self.clock, timer=self.timer)
         self.plans = PlanService(
             self.plan_store,
-            InMemoryRateLimiter(),
+            PythonRateLimiter(),
             self.registry,
             self.key_store,
             default_plan=default,
@@ -104,7 +104,7 @@ def test_a_plan_change_is_seen_within_the_cache_ttl() -> None:
     assert setup.plans.plan_for(acme) is None
     other_worker = PlanService(
         setup.plan_store,
-        InMemoryRateLimiter(),
+        PythonRateLimiter(),
         setup.registry,
         setup.key_store,
         clock=setup.clock,

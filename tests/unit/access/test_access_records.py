@@ -45,9 +45,11 @@ def test_admin_operations_need_an_admin_key() -> None:
     [
         ({"rate_per_s": 0.0}, "rate_per_s must be a positive number, got 0.0"),
         ({"rate_per_s": float("inf")}, "rate_per_s must be a positive number"),
-        ({"burst": 0}, "burst must be at least 1, got 0"),
-        ({"quota_per_day": -1}, "quota_per_day must be 0 or more"),
-        ({"quota_per_month": -5}, "quota_per_month must be 0 or more"),
+        ({"burst": 0}, "burst must be from 1 to 9007199254740992, got 0"),
+        ({"burst": 2**53 + 1}, "burst must be from 1 to"),
+        ({"quota_per_day": -1}, "quota_per_day must be from 0 to 9007199254740992"),
+        ({"quota_per_month": -5}, "quota_per_month must be from 0 to"),
+        ({"quota_per_month": 2**60}, "quota_per_month must be from 0 to"),
     ],
 )
 def test_a_plan_with_impossible_limits_is_refused(kwargs: dict[str, float], message: str) -> None:

@@ -1,15 +1,29 @@
-"""The in-memory limiter's inline hot path decides exactly as the rule (``refill`` + ``decide``)."""
+"""The in-process limiters decide exactly as the rule (``refill`` + ``decide``): the Python one's
+inline hot path, and the C one (``_buckets.c``) with its own calendar arithmetic."""
 
 from __future__ import annotations
 
 import random
+import shutil
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from shoal.access.limiter import InMemoryRateLimiter, decide, refill
+from shoal.access.limiter import PythonRateLimiter, decide, in_memory_limiter, refill
 from shoal.access.records import Decision, UsagePlan
+from shoal.access.store import RateLimiter
 from shoal.access.windows import epoch_us, windows_at
+
+
+def native() -> RateLimiter:
+    module = pytest.importorskip("shoal.access.native_limiter", reason="not built (no cc)")
+    limiter: RateLimiter = module.NativeRateLimiter()
+    return limiter
+
+
+LIMITERS: dict[str, Callable[[], RateLimiter]] = {"python": PythonRateLimiter, "c": native}
 
 
 class RuleOnly:
@@ -43,13 +57,89 @@ PLANS = [
 ]
 
 
+@pytest.mark.parametrize("kind", LIMITERS)
 @pytest.mark.parametrize("seed", range(8))
-def test_every_decision_matches_the_rule(seed: int) -> None:
+def test_every_decision_matches_the_rule(kind: str, seed: int) -> None:
     rng = random.Random(seed)
-    fast, rule = InMemoryRateLimiter(), RuleOnly()
+    fast, rule = LIMITERS[kind](), RuleOnly()
     # Late on the last day of a month, so steps cross midnight and the month's end.
     now = epoch_us(datetime(2025, 1, 31, 23, 59, 30, tzinfo=UTC))
     for _ in range(3000):
         now += rng.choice([0, 0, 1, 1_000, 100_000, 700_000, 3_600_000_000, -2_000_000])
         plan = rng.choice(PLANS)
         assert fast.acquire(plan.subject, plan, now) == rule.acquire(plan.subject, plan, now)
+
+
+@pytest.mark.parametrize("kind", LIMITERS)
+def test_quota_windows_match_the_calendar_over_four_centuries(kind: str) -> None:
+    """Random instants from 1970 to 2400 (leap years, century years, month ends): a quota of
+    one a day and two a month admits exactly what the calendar says, and usage agrees."""
+    rng = random.Random(7)
+    fast, rule = LIMITERS[kind](), RuleOnly()
+    plan = UsagePlan("q", rate_per_s=1e6, burst=1_000_000, quota_per_day=1, quota_per_month=2)
+    end = epoch_us(datetime(2400, 12, 31, tzinfo=UTC))
+    edges = [epoch_us(datetime(y, m, 1, tzinfo=UTC)) for y in (2000, 2100, 2024) for m in (2, 3)]
+    now = 0
+    for step in range(4000):
+        if step % 3 == 0:
+            now = rng.randrange(0, end)
+        elif step % 3 == 1:
+            now = rng.choice(edges) + rng.choice([-1, 0, 1])
+        else:
+            now += rng.choice([1, 86_400_000_000, 20 * 86_400_000_000])
+        assert fast.acquire("q", plan, now) == rule.acquire("q", plan, now), now
+        day, month = (u.used for u in fast.usage("q", plan, now))
+        _, _, day_id, day_used, month_id, month_used = rule.state["q"]
+        windows = windows_at(now)
+        assert day == (day_used if day_id == windows.day_id else 0)
+        assert month == (month_used if month_id == windows.month_id else 0)
+
+
+@pytest.mark.parametrize("kind", LIMITERS)
+def test_a_changed_plan_applies_at_once(kind: str) -> None:
+    limiter = LIMITERS[kind]()
+    now = epoch_us(datetime(2025, 6, 1, tzinfo=UTC))
+    tight = UsagePlan("acme", rate_per_s=1.0, burst=2, quota_per_day=3)
+    assert [limiter.acquire("acme", tight, now).allowed for _ in range(3)] == [True, True, False]
+    # The same subject, a new plan object: its limits count from the next request on.
+    looser = UsagePlan("acme", rate_per_s=1.0, burst=5, quota_per_day=4)
+    later = now + 10_000_000  # 10 s: the bucket refills to the new burst
+    decisions = [limiter.acquire("acme", looser, later) for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert decisions[-1].reason == "quota_per_day"
+    assert [u.used for u in limiter.usage("acme", looser, later)] == [4, 4]
+
+
+def test_the_c_limiter_refuses_what_could_run_python_inside_it() -> None:
+    limiter = native()
+
+    class Name(str):
+        __slots__ = ()
+
+    plan = UsagePlan("acme", rate_per_s=1.0, burst=1)
+    with pytest.raises(TypeError, match="subject must be a str"):
+        limiter.acquire(Name("acme"), plan, 0)
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        limiter.acquire("acme", plan)  # type: ignore[call-arg]
+
+
+def test_the_c_limiter_serves_wherever_a_compiler_built_it() -> None:
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: the Python limiter serves")
+    assert type(in_memory_limiter()).__name__ == "NativeRateLimiter"
+
+
+def test_without_the_c_extension_the_python_limiter_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As on a machine with no C compiler: the extension cannot be imported."""
+    import shoal.access
+
+    monkeypatch.setitem(sys.modules, "shoal.access._buckets", None)  # import -> ImportError
+    monkeypatch.delitem(sys.modules, "shoal.access.native_limiter", raising=False)
+    monkeypatch.delattr(shoal.access, "_buckets", raising=False)
+    monkeypatch.delattr(shoal.access, "native_limiter", raising=False)
+    limiter = in_memory_limiter()
+    assert isinstance(limiter, PythonRateLimiter)
+    plan = UsagePlan("acme", rate_per_s=1.0, burst=1)
+    assert [limiter.acquire("acme", plan, 0).allowed for _ in range(2)] == [True, False]

@@ -59,7 +59,8 @@ class InferShortcut:
         headers: dict[bytes, bytes] = dict(scope["headers"])  # names arrive lower-case
         trace = current()
         # The auth and usage-plan phases are recorded here inline (a ``span`` is three Python
-        # calls); ``phase`` names the one open, recorded as failed if it raises.
+        # calls), and timed only when traced; ``phase`` names the one open, recorded as failed
+        # if it raises.
         phase, started = "", 0
         try:
             # Who, then whether they may see the model, then their plan, then the body:
@@ -67,7 +68,7 @@ class InferShortcut:
             access = state.access
             granted = LOCAL_GRANT
             if access is not None:
-                phase, started = "auth", now_ns()
+                phase, started = "auth", (0 if trace is None else now_ns())
                 granted = grant_of_raw(access, headers)
                 if trace is not None:
                     trace.phases.append(("auth", started, now_ns(), None, False))
@@ -76,7 +77,7 @@ class InferShortcut:
             if not granted.principal.can_see(ref.tenant):  # 404: as if it did not exist
                 raise NotFoundError(f"model {ref.name} does not exist")
             if granted.plan is not None:  # only ever with access: LOCAL_GRANT has no plan
-                phase, started = "usage_plan", now_ns()
+                phase, started = "usage_plan", (0 if trace is None else now_ns())
                 access.plans.charge(granted.plan)
                 if trace is not None:
                     trace.phases.append(("usage_plan", started, now_ns(), None, False))
