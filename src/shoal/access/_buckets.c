@@ -235,9 +235,13 @@ buckets_dealloc(Buckets *self)
 #endif
 
 static int
-parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, const char *name,
+parse(Buckets *self, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, const char *name,
       long long *now_us)
 {
+    if (self->buckets == NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%s(): Buckets.__init__ was not called", name);
+        return -1;
+    }
     if (nargs != want) {
         PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
         return -1;
@@ -293,7 +297,7 @@ static PyObject *
 buckets_acquire(Buckets *self, PyObject *const *args, Py_ssize_t nargs)
 {
     long long now_us;
-    if (parse(args, nargs, 3, "acquire", &now_us) < 0)
+    if (parse(self, args, nargs, 3, "acquire", &now_us) < 0)
         return NULL;
     PyObject *subject = args[0], *plan = args[1];
     Limits limits = {NULL, 0.0, 0.0, -1, -1};
@@ -402,7 +406,7 @@ static PyObject *
 buckets_counts(Buckets *self, PyObject *const *args, Py_ssize_t nargs)
 {
     long long now_us, day = 0, month = 0;
-    if (parse(args, nargs, 2, "counts", &now_us) < 0)
+    if (parse(self, args, nargs, 2, "counts", &now_us) < 0)
         return NULL;
     Bucket *bucket = (Bucket *)PyDict_GetItemWithError(self->buckets, args[0]);
     if (bucket == NULL && PyErr_Occurred())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import shutil
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -110,6 +111,36 @@ def test_a_changed_plan_applies_at_once(kind: str) -> None:
     assert [u.used for u in limiter.usage("acme", looser, later)] == [4, 4]
 
 
+@pytest.mark.parametrize("kind", LIMITERS)
+def test_threads_switching_plans_get_exactly_the_quota(kind: str) -> None:
+    """Eight threads, each alternating two plan objects with the same limits (so the C limiter
+    rereads a plan, running Python, on most calls), with the GIL handed over as often as it
+    can be: exactly the quota is let in, and counted."""
+    limiter = LIMITERS[kind]()
+    twins = [UsagePlan("acme", rate_per_s=1e6, burst=10**6, quota_per_day=500) for _ in "ab"]
+    now = epoch_us(datetime(2025, 6, 1, tzinfo=UTC))
+    allowed: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        mine = sum(limiter.acquire("acme", twins[i % 2], now + i).allowed for i in range(200))
+        allowed.append(mine)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert sum(allowed) == 500
+    assert [u.used for u in limiter.usage("acme", twins[0], now + 200)] == [500, 500]
+
+
 def test_the_c_limiter_refuses_what_could_run_python_inside_it() -> None:
     limiter = native()
 
@@ -121,6 +152,9 @@ def test_the_c_limiter_refuses_what_could_run_python_inside_it() -> None:
         limiter.acquire(Name("acme"), plan, 0)
     with pytest.raises(TypeError, match="takes 3 arguments"):
         limiter.acquire("acme", plan)  # type: ignore[call-arg]
+    bare = type(limiter).__new__(type(limiter))  # __init__ never ran
+    with pytest.raises(RuntimeError, match="__init__ was not called"):
+        bare.acquire("acme", plan, 0)
 
 
 def test_the_c_limiter_serves_wherever_a_compiler_built_it() -> None:
