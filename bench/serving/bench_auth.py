@@ -66,24 +66,15 @@ def mixed(args: argparse.Namespace, wrk: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         with Client(Settings(home=home), actor="bench") as client:
-            registered = workload.register(client, args.models, workload.train_pool(4), "shared")
-            tokens = []
-            for tenant in registered.tenants:
-                tokens.append(client.create_key("bench", tenant=tenant)[1])
-                client.set_plan(tenant, rate_per_s=1e6, burst=1_000_000, quota_per_day=10**12)
-        names = [f"{tenant}/m" for tenant in registered.tenants]
-        picks = workload.zipf_ranks(args.models, 1.1, SEQUENCE, seed=1)
-        template = "/v2/models/{name}/infer"
-        plain = workload.write_paths(home / "plain.txt", names, picks, template)
-        keyed = workload.write_paths(home / "keyed.txt", names, picks, template, tokens)
+            tenants = workload.keyed_tenants(client, args.models, home, SEQUENCE)
         body = home / "body.json"
         body.write_bytes(infer_body())
         shoal = str(Path(sys.executable).with_name("shoal"))
         figures: dict[str, list[float]] = {"no auth": [], "key + plan": []}
         for _ in range(args.rounds):
             for label, flags, paths in (
-                ("no auth", ["--no-auth"], plain),
-                ("key + plan", [], keyed),
+                ("no auth", ["--no-auth"], tenants.plain),
+                ("key + plan", [], tenants.keyed),
             ):
                 port = free_port()
                 argv = [shoal, "serve", "--port", str(port), "--log-level", "warning"]

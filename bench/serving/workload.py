@@ -211,3 +211,31 @@ def write_paths(
         paths = [f"{path} {token}" for path, token in zip(paths, tokens, strict=True)]
     file.write_text("".join(paths[i] + "\n" for i in picks))
     return file
+
+
+@dataclass(frozen=True)
+class KeyedTenants:
+    """N tenants with one model each, a key and a plan that never refuses; wrk's Zipf paths
+    without keys (``plain``) and with each tenant's key (``keyed``)."""
+
+    names: list[str]
+    tokens: list[str]
+    plain: Path
+    keyed: Path
+
+
+INFER_TEMPLATE = "/v2/models/{name}/infer"
+
+
+def keyed_tenants(client: Client, models: int, work: Path, sequence: int) -> KeyedTenants:
+    """Register ``models`` tenants' models (the realistic mix), keys and plans; write the paths."""
+    registered = register(client, models, train_pool(4), "shared")
+    tokens = []
+    for tenant in registered.tenants:
+        tokens.append(client.create_key("bench", tenant=tenant)[1])
+        client.set_plan(tenant, rate_per_s=1e6, burst=1_000_000, quota_per_day=10**12)
+    names = [f"{tenant}/m" for tenant in registered.tenants]
+    picks = zipf_ranks(models, 1.1, sequence, seed=1)
+    plain = write_paths(work / "plain.txt", names, picks, INFER_TEMPLATE)
+    keyed = write_paths(work / "keyed.txt", names, picks, INFER_TEMPLATE, tokens)
+    return KeyedTenants(names, tokens, plain, keyed)
