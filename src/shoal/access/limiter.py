@@ -98,7 +98,7 @@ def in_memory_limiter() -> RateLimiter:
 
 
 class PythonRateLimiter:
-    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~3 µs).
+    """A ``RateLimiter`` for one process: exact, thread-safe (one lock; a decision is ~1 µs).
 
     State is kept per subject; counters of past windows are dropped when a new window starts.
     """
