@@ -319,9 +319,7 @@ buckets_acquire(Buckets *self, PyObject *const *args, Py_ssize_t nargs)
         if (bucket == NULL && PyErr_Occurred())
             return NULL;
     }
-    if (bucket == NULL || bucket->plan != plan) {
-        if (limits.plan != plan) /* another thread moved the bucket while Python ran: again */
-            return buckets_acquire(self, args, nargs);
+    if (bucket == NULL || bucket->plan != plan) { /* then the limits were read above */
         if (bucket == NULL) {
             bucket = PyObject_New(Bucket, &BucketType); /* not GC-tracked: starts nothing */
             if (bucket == NULL)
